@@ -1,0 +1,105 @@
+// milter.hpp — a C++ adapter over libmilter (Sendmail milter protocol v6, as Postfix speaks it).
+// One MilterSession object per SMTP connection, made by a factory at connect and destroyed at
+// close. Callbacks return a Status; libmilter never sees an exception: any std::exception
+// (or anything else) thrown by a session becomes SMFIS_TEMPFAIL plus one log line.
+// Source: libmilter API (smfi_register, xxfi_*), Postfix MILTER_README.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/socket_spec.hpp"
+
+struct smfi_str;  // libmilter's SMFICTX
+
+namespace postern {
+
+/// What a callback tells the MTA (maps 1:1 onto SMFIS_*).
+enum class MilterStatus { Continue, Accept, Reject, Discard, Tempfail };
+
+/// The connection handle a session gets in each callback: macros and message modifications.
+/// Valid only during the callback it was passed to. Modification calls are allowed only in
+/// on_eom (libmilter's rule); they throw MilterError if libmilter refuses.
+class MilterContext {
+ public:
+  explicit MilterContext(smfi_str* ctx) : ctx_(ctx) {}
+  /// Value of a macro such as "i" (queue id), "{auth_authen}", "j"; nullopt when not sent.
+  std::optional<std::string> macro(const char* name) const;
+  /// Insert a header field at `index` (0 = top of the header). `value` may hold "\n\t" folds.
+  void insert_header(int index, const std::string& name, const std::string& value);
+  /// Append a header field at the end of the header.
+  void add_header(const std::string& name, const std::string& value);
+  /// Change (or with an empty value, delete) the `index`-th (1-based) field called `name`.
+  void change_header(int index, const std::string& name, const std::string& value);
+  /// Set the SMTP reply used with Reject/Tempfail, e.g. ("550", "5.7.1", "Virus found").
+  void set_reply(const std::string& rcode, const std::string& xcode, const std::string& text);
+  /// Move the message to Postfix's hold queue with a reason.
+  void quarantine(const std::string& reason);
+  smfi_str* raw() const { return ctx_; }
+
+ private:
+  smfi_str* ctx_;
+};
+
+/// libmilter refused an operation (smfi_* returned MI_FAILURE). A fault: becomes TEMPFAIL.
+struct MilterError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Connection facts given at connect time.
+struct ConnectInfo {
+  std::string hostname;        // client host name as the MTA knows it ("[1.2.3.4]" if unknown)
+  std::string client_address;  // numeric address, "" for a local (non-IP) connection
+  uint16_t client_port = 0;
+};
+
+/// One per SMTP connection. Override what you need; defaults continue.
+/// Header values arrive with their leading whitespace kept (SMFIP_HDR_LEADSPC) and with
+/// folds as the MTA sent them (Postfix: "\n" plus the continuation whitespace).
+class MilterSession {
+ public:
+  virtual ~MilterSession() = default;
+  virtual MilterStatus on_connect(MilterContext&, const ConnectInfo&) { return MilterStatus::Continue; }
+  virtual MilterStatus on_helo(MilterContext&, std::string_view) { return MilterStatus::Continue; }
+  /// A new message starts (MAIL FROM). argv[0] is the sender address with angle brackets.
+  virtual MilterStatus on_mail_from(MilterContext&, std::string_view) { return MilterStatus::Continue; }
+  virtual MilterStatus on_rcpt_to(MilterContext&, std::string_view) { return MilterStatus::Continue; }
+  virtual MilterStatus on_header(MilterContext&, std::string_view, std::string_view) {
+    return MilterStatus::Continue;
+  }
+  virtual MilterStatus on_end_of_header(MilterContext&) { return MilterStatus::Continue; }
+  /// A body chunk (CRLF line ends as Postfix sends them), possibly split anywhere.
+  virtual MilterStatus on_body(MilterContext&, std::string_view) { return MilterStatus::Continue; }
+  virtual MilterStatus on_end_of_message(MilterContext&) { return MilterStatus::Continue; }
+  /// The current message was aborted (RSET, client gone); the connection may go on.
+  virtual void on_abort(MilterContext&) {}
+};
+
+/// What the server registers with libmilter.
+struct MilterServerConfig {
+  std::string name;  // filter name, e.g. "postern-dkim"
+  SocketSpec socket;
+  /// SMFIF_* flags the filter needs (e.g. SMFIF_ADDHDRS | SMFIF_CHGHDRS).
+  unsigned long flags = 0;
+  /// Called once the socket is bound and listening (readiness, privilege drop).
+  std::function<void()> on_listening;
+  /// libmilter's listen backlog and per-command timeout (seconds).
+  int backlog = 128;
+  int timeout_seconds = 7210;
+  /// When the session does not want body chunks (e.g. verify-only filters), skip them.
+  bool wants_body = true;
+};
+
+using MilterSessionFactory = std::function<std::unique_ptr<MilterSession>()>;
+
+/// Bind, call on_listening, and run libmilter's loop until SIGTERM/SIGINT/SIGHUP-stop.
+/// A TCP listening socket gets TCP_NODELAY so accepted connections inherit it (no Nagle stalls).
+/// Returns the process exit status (0 after a clean stop). Throws MilterError when the socket
+/// cannot be opened (with the spec and errno text).
+int run_milter(const MilterServerConfig& config, MilterSessionFactory factory);
+
+}  // namespace postern

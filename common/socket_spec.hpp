@@ -1,0 +1,28 @@
+// socket_spec.hpp — listening socket addresses in libmilter's notation, used by every daemon's
+// --socket: "inet:PORT@HOST", "inet6:PORT@HOST", "unix:/path" (also "local:/path").
+// HOST may be omitted ("inet:8891" = all IPv4 addresses). Parse errors throw ConfigError.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace postern {
+
+struct SocketSpec {
+  enum class Family { Inet, Inet6, Unix };
+  Family family = Family::Inet;
+  std::string host;  // numeric address or name; "" = any (inet/inet6 only)
+  uint16_t port = 0; // 1..65535 (inet/inet6 only)
+  std::string path;  // unix only, absolute
+
+  /// Parses libmilter notation. Throws ConfigError naming the spec and what is wrong
+  /// (unknown family, port not a number in 1..65535, trailing junk, relative unix path).
+  static SocketSpec parse(std::string_view spec);
+  /// libmilter notation, as accepted by smfi_setconn ("inet:8891@127.0.0.1").
+  std::string milter_notation() const;
+  /// Postfix notation for main.cf ("inet:127.0.0.1:8891", "unix:/path").
+  std::string postfix_notation() const;
+};
+
+}  // namespace postern
