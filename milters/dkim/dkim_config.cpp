@@ -1,0 +1,135 @@
+// dkim_config.cpp — option table → DkimConfig, with every check done before listening.
+#include "milters/dkim/dkim_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/cidr.hpp"
+#include "common/config_error.hpp"
+
+namespace postern::dkim {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+// Options may be repeated and each value may itself be a comma/space separated list
+// (environment variables and config-file lines hold lists that way).
+Strings split_list(const Strings& values) {
+  Strings out;
+  for (const std::string& value : values) {
+    std::string item;
+    for (char c : value) {
+      if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+        if (!item.empty()) out.push_back(std::move(item));
+        item.clear();
+      } else {
+        item += c;
+      }
+    }
+    if (!item.empty()) out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Strings get_list(const po::variables_map& values, const char* name) {
+  if (!values.count(name)) return {};
+  return split_list(values[name].as<Strings>());
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// --domain/--selector/--key-file: selectors and key files pair up in order; every domain
+// signs with every pair.
+void add_shortcut_keys(const po::variables_map& values, KeyStore& keys) {
+  Strings domains = get_list(values, "domain");
+  Strings selectors = get_list(values, "selector");
+  Strings key_files = get_list(values, "key-file");
+  if (domains.empty() && selectors.empty() && key_files.empty()) return;
+  if (domains.empty()) throw ConfigError("option --key-file/--selector: no --domain given to sign for");
+  if (key_files.empty()) throw ConfigError("option --domain: no --key-file given to sign with");
+  if (selectors.size() != key_files.size()) {
+    throw ConfigError("options --selector and --key-file must pair up: got " +
+                      std::to_string(selectors.size()) + " selector(s) and " +
+                      std::to_string(key_files.size()) + " key file(s)");
+  }
+  for (size_t i = 0; i < key_files.size(); ++i) {
+    auto key = PrivateKey::load_file(key_files[i]);
+    for (const std::string& domain : domains) keys.add(lower(domain), selectors[i], key);
+  }
+}
+
+SignerConfig build_signer_config(const po::variables_map& values) {
+  SignerConfig signer;
+  signer.canonicalization = Canonicalization::parse(values["canonicalization"].as<std::string>());
+  Strings signed_fields = get_list(values, "signed-headers");
+  signer.signed_header_fields =
+      signed_fields.empty() ? default_signed_header_fields() : signed_fields;
+  signer.oversigned_header_fields = get_list(values, "oversign-headers");
+  bool oversigns_from = std::any_of(signer.oversigned_header_fields.begin(),
+                                    signer.oversigned_header_fields.end(),
+                                    [](const std::string& name) { return lower(name) == "from"; });
+  if (!oversigns_from) signer.oversigned_header_fields.push_back("from");
+  int64_t expire = values["expire"].as<int64_t>();
+  if (expire < 0) throw ConfigError("option --expire: must be 0 (no x=) or a number of seconds");
+  if (expire > 0) signer.expire_seconds = expire;
+  return signer;
+}
+
+}  // namespace
+
+void add_dkim_options(po::options_description& options) {
+  options.add_options()
+      ("domain", po::value<Strings>(),
+       "signing domain (d=) for the --key-file keys; repeatable or a comma list")
+      ("selector", po::value<Strings>(), "selector (s=) of the matching --key-file; repeatable")
+      ("key-file", po::value<Strings>(),
+       "PEM private key (RSA 1024-4096 bits or Ed25519), mode 0600; repeatable, pairs with "
+       "--selector in order (one RSA + one Ed25519 key = dual signing)")
+      ("key-table", po::value<std::string>(), "OpenDKIM KeyTable file")
+      ("signing-table", po::value<std::string>(),
+       "OpenDKIM SigningTable file; prefix refile: for wildcard patterns")
+      ("internal-hosts", po::value<std::string>()->default_value(default_internal_hosts()),
+       "clients whose mail is signed (CIDR list); SASL-authenticated clients always are")
+      ("sign-subdomains", po::value<bool>()->default_value(false)->implicit_value(true),
+       "a parent domain's key also signs mail from its subdomains (d= is the parent)")
+      ("canonicalization", po::value<std::string>()->default_value("relaxed/relaxed"),
+       "header/body canonicalization: simple or relaxed each (RFC 6376 3.4)")
+      ("signed-headers", po::value<Strings>(),
+       "header fields to sign when present (default: RFC 6376 5.4.1 set + Message-ID, "
+       "MIME-Version, Content-Type, Content-Transfer-Encoding)")
+      ("oversign-headers", po::value<Strings>(),
+       "fields signed once more than present so none can be added (From always is)")
+      ("expire", po::value<int64_t>()->default_value(0),
+       "signature lifetime in seconds for x= (0: no x=)");
+}
+
+DkimConfig build_dkim_config(const po::variables_map& values) {
+  KeyStore keys;
+  add_shortcut_keys(values, keys);
+  bool has_key_table = values.count("key-table") > 0;
+  bool has_signing_table = values.count("signing-table") > 0;
+  if (has_key_table != has_signing_table) {
+    throw ConfigError("options --key-table and --signing-table go together: only " +
+                      std::string(has_key_table ? "--key-table" : "--signing-table") + " given");
+  }
+  if (has_key_table) {
+    keys.load_opendkim_tables(values["key-table"].as<std::string>(),
+                              values["signing-table"].as<std::string>());
+  }
+  if (keys.empty()) {
+    throw ConfigError("no signing keys: give --domain/--selector/--key-file or "
+                      "--key-table/--signing-table");
+  }
+  CidrList internal_hosts = CidrList::parse(values["internal-hosts"].as<std::string>());
+  DkimConfig config;
+  config.signer = build_signer_config(values);
+  config.policy = std::make_unique<SigningPolicy>(std::move(keys), std::move(internal_hosts),
+                                                  values["sign-subdomains"].as<bool>());
+  return config;
+}
+
+}  // namespace postern::dkim

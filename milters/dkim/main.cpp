@@ -1,0 +1,64 @@
+// main.cpp — postern-dkim: the DKIM signing milter. Options → configuration → milter loop.
+// `postern-dkim genkey ...` makes a key pair and prints its DNS record.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "common/config_error.hpp"
+#include "common/log.hpp"
+#include "common/milter.hpp"
+#include "common/options.hpp"
+#include "common/process.hpp"
+#include "milters/dkim/dkim_config.hpp"
+#include "milters/dkim/dkim_session.hpp"
+#include "milters/dkim/genkey.hpp"
+
+#include <libmilter/mfapi.h>
+
+using namespace postern;
+
+namespace {
+
+int run(int argc, const char* const argv[]) {
+  DaemonOptions options("dkim", "postern-dkim", "inet:8891@127.0.0.1");
+  dkim::add_dkim_options(options.options());
+  if (auto status = options.parse(argc, argv, environ)) return *status;
+  const CommonOptions& common = options.common();
+  log::init("postern-dkim", common.log_target, common.log_level);
+
+  dkim::DkimConfig config = dkim::build_dkim_config(options.values());
+  if (common.check_config) {
+    std::printf("postern-dkim: configuration OK\n");
+    return 0;
+  }
+
+  MilterServerConfig server;
+  server.name = "postern-dkim";
+  server.socket = common.socket;
+  server.flags = SMFIF_ADDHDRS;
+  server.on_listening = [&common] {
+    drop_privileges(common.user);
+    notify_ready(common.ready_fd);
+    log::info("listening").kv("socket", common.socket.milter_notation());
+  };
+  return run_milter(server, [&config] { return std::make_unique<dkim::DkimSession>(config); });
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  if (argc > 1 && std::strcmp(argv[1], "genkey") == 0) {
+    return dkim::run_genkey(argc - 1, argv + 1);
+  }
+  try {
+    return run(argc, argv);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "postern-dkim: configuration error: %s\n", e.what());
+    return 78;  // EX_CONFIG
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "postern-dkim: fatal: %s\n", e.what());
+    return 1;
+  }
+}
