@@ -1,6 +1,8 @@
 // socket_spec.hpp — listening socket addresses in libmilter's notation, used by every daemon's
 // --socket: "inet:PORT@HOST", "inet6:PORT@HOST", "unix:/path" (also "local:/path").
-// HOST may be omitted ("inet:8891" = all IPv4 addresses). Parse errors throw ConfigError.
+// HOST may be omitted ("inet:8891" = all IPv4 addresses); an IPv6 HOST may be bracketed
+// ("inet6:8891@[::1]", stored without brackets). Ports are decimal numbers, not service names.
+// Parse errors throw ConfigError.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +23,15 @@ struct SocketSpec {
   static SocketSpec parse(std::string_view spec);
   /// libmilter notation, as accepted by smfi_setconn ("inet:8891@127.0.0.1").
   std::string milter_notation() const;
-  /// Postfix notation for main.cf ("inet:127.0.0.1:8891", "unix:/path").
+  /// Postfix notation for main.cf ("inet:127.0.0.1:8891", "inet:[::1]:8891", "unix:/path").
+  /// An any-address spec gives the loopback address, where a local Postfix would connect.
   std::string postfix_notation() const;
 };
+
+/// Binds and listens on `spec` with `backlog` pending connections; returns the listening fd
+/// (close-on-exec, owned by the caller). A stale unix socket at the path is unlinked first
+/// (only if it is a socket); TCP sockets get SO_REUSEADDR and TCP_NODELAY (accepted
+/// connections inherit it on Linux). Throws std::system_error naming the spec.
+int bind_listen(const SocketSpec& spec, int backlog);
 
 }  // namespace postern
