@@ -12,6 +12,11 @@ namespace postern {
 /// when a call fails.
 void drop_privileges(const std::string& user);
 
+/// chown `path` to `user`'s uid and primary gid (before the privilege drop, e.g. a unix
+/// socket). No-op when `user` is empty. Throws ConfigError for an unknown user,
+/// std::system_error when chown fails.
+void give_to_user(const std::string& path, const std::string& user);
+
 /// Write "\n" to `fd` and close it (s6 readiness). No-op for fd < 0.
 /// Throws std::system_error when the write fails.
 void notify_ready(int fd);
