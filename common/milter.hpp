@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,7 +20,9 @@ struct smfi_str;  // libmilter's SMFICTX
 namespace postern {
 
 /// What a callback tells the MTA (maps 1:1 onto SMFIS_*).
-enum class MilterStatus { Continue, Accept, Reject, Discard, Tempfail };
+/// Skip (from on_body only): send no more body chunks for this message; SMFIS_SKIP when the
+/// MTA negotiated it, otherwise Continue (chunks keep coming).
+enum class MilterStatus { Continue, Accept, Reject, Discard, Tempfail, Skip };
 
 /// The connection handle a session gets in each callback: macros and message modifications.
 /// Valid only during the callback it was passed to. Modification calls are allowed only in
@@ -27,9 +30,13 @@ enum class MilterStatus { Continue, Accept, Reject, Discard, Tempfail };
 class MilterContext {
  public:
   explicit MilterContext(smfi_str* ctx) : ctx_(ctx) {}
-  /// Value of a macro such as "i" (queue id), "{auth_authen}", "j"; nullopt when not sent.
+  /// Value of a macro such as "i" (queue id), "{auth_authen}", "j"; nullopt when not sent
+  /// (or, in unit tests, when there is no libmilter context: ctx == nullptr).
   std::optional<std::string> macro(const char* name) const;
-  /// Insert a header field at `index` (0 = top of the header). `value` may hold "\n\t" folds.
+  /// Header values are the text after the colon. The field appears as "name:" + value when
+  /// value starts with a space or tab, else as "name: " + value (whatever SMFIP_HDR_LEADSPC
+  /// state was negotiated). `value` may hold "\n\t" folds.
+  /// Insert a header field at `index` (0 = top of the header).
   void insert_header(int index, const std::string& name, const std::string& value);
   /// Append a header field at the end of the header.
   void add_header(const std::string& name, const std::string& value);
@@ -92,6 +99,12 @@ struct MilterServerConfig {
   int timeout_seconds = 7210;
   /// When the session does not want body chunks (e.g. verify-only filters), skip them.
   bool wants_body = true;
+  /// Unix sockets only: mode set on the socket file, and an account ("" = leave as created)
+  /// that becomes its owner and group, both before on_listening (i.e. before the privilege drop).
+  /// Postfix must be able to connect: make it a member of the group, or use a 0666 socket in a
+  /// directory only it can traverse.
+  unsigned unix_socket_mode = 0660;
+  std::string unix_socket_owner;
 };
 
 using MilterSessionFactory = std::function<std::unique_ptr<MilterSession>()>;

@@ -1,0 +1,348 @@
+// milter.cpp — libmilter adapter: static xxfi_* trampolines that own one MilterSession per
+// connection (smfi_setpriv at connect, deleted at close) and turn every exception into
+// SMFIS_TEMPFAIL; run_milter() registers, binds, tunes the listening socket and runs the loop.
+// Source: libmilter API (sendmail 8.14+ docs), Postfix MILTER_README.
+#include "common/milter.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/log.hpp"
+#include "common/milter_detail.hpp"
+#include "common/process.hpp"
+
+namespace postern {
+namespace {
+
+// libmilter is process-global, so is what it calls back into.
+struct Server {
+  MilterServerConfig config;
+  MilterSessionFactory factory;
+  std::string conn;                   // smfi_setconn keeps using it
+  std::atomic<bool> skip_ok{false};   // MTA offered SMFIP_SKIP
+  std::atomic<bool> leadspc{false};   // SMFIP_HDR_LEADSPC negotiated
+  std::atomic<bool> warned_leadspc{false};
+};
+
+Server& server() {
+  static Server s;
+  return s;
+}
+
+void check(int rc, const char* call, const std::string& what) {
+  if (rc == MI_FAILURE) throw MilterError(std::string(call) + " failed for " + what);
+}
+
+char* c_str(const std::string& s) { return const_cast<char*>(s.c_str()); }  // libmilter takes char*
+
+std::string_view text(const char* p) { return p ? std::string_view(p) : std::string_view(); }
+
+MilterSession* session_of(SMFICTX* ctx) { return static_cast<MilterSession*>(smfi_getpriv(ctx)); }
+
+}  // namespace
+
+// ---- MilterContext ----
+
+std::optional<std::string> MilterContext::macro(const char* name) const {
+  if (!ctx_) return std::nullopt;
+  const char* value = smfi_getsymval(ctx_, const_cast<char*>(name));
+  if (!value) return std::nullopt;
+  return std::string(value);
+}
+
+void MilterContext::insert_header(int index, const std::string& name, const std::string& value) {
+  if (!ctx_) throw MilterError("insert_header: no milter connection");
+  std::string wire = detail::wire_header_value(value, server().leadspc);
+  check(smfi_insheader(ctx_, index, c_str(name), c_str(wire)), "smfi_insheader", name);
+}
+
+void MilterContext::add_header(const std::string& name, const std::string& value) {
+  if (!ctx_) throw MilterError("add_header: no milter connection");
+  std::string wire = detail::wire_header_value(value, server().leadspc);
+  check(smfi_addheader(ctx_, c_str(name), c_str(wire)), "smfi_addheader", name);
+}
+
+void MilterContext::change_header(int index, const std::string& name, const std::string& value) {
+  if (!ctx_) throw MilterError("change_header: no milter connection");
+  std::string wire = value.empty() ? value : detail::wire_header_value(value, server().leadspc);
+  // libmilter deletes the field when given NULL (an empty string would keep an empty field).
+  check(smfi_chgheader(ctx_, c_str(name), index, wire.empty() ? nullptr : c_str(wire)), "smfi_chgheader", name);
+}
+
+void MilterContext::set_reply(const std::string& rcode, const std::string& xcode, const std::string& text) {
+  if (!ctx_) throw MilterError("set_reply: no milter connection");
+  // smfi_setreply treats '%' as a format character; double it.
+  std::string escaped;
+  for (char c : text) escaped += (c == '%') ? std::string("%%") : std::string(1, c);
+  check(smfi_setreply(ctx_, c_str(rcode), c_str(xcode), c_str(escaped)), "smfi_setreply", rcode + " " + xcode);
+}
+
+void MilterContext::quarantine(const std::string& reason) {
+  if (!ctx_) throw MilterError("quarantine: no milter connection");
+  check(smfi_quarantine(ctx_, c_str(reason)), "smfi_quarantine", reason);
+}
+
+// ---- testable core ----
+
+namespace detail {
+
+int to_smfis(MilterStatus status, bool skip_allowed) {
+  switch (status) {
+    case MilterStatus::Continue: return SMFIS_CONTINUE;
+    case MilterStatus::Accept: return SMFIS_ACCEPT;
+    case MilterStatus::Reject: return SMFIS_REJECT;
+    case MilterStatus::Discard: return SMFIS_DISCARD;
+    case MilterStatus::Tempfail: return SMFIS_TEMPFAIL;
+    case MilterStatus::Skip: return skip_allowed ? SMFIS_SKIP : SMFIS_CONTINUE;
+  }
+  return SMFIS_TEMPFAIL;  // not a MilterStatus: treat as a fault
+}
+
+int milter_fault(const char* stage, const MilterContext& ctx, std::string_view reason) noexcept {
+  try {
+    auto queue_id = ctx.macro("i");
+    auto line = log::error("milter-error");
+    if (queue_id) line.kv("queue_id", *queue_id);
+    line.kv("stage", stage).kv("reason", reason).kv("action", "tempfail");
+  } catch (...) {
+    // nothing left to do but answer
+  }
+  return SMFIS_TEMPFAIL;
+}
+
+ConnectInfo connect_info(const char* hostname, const sockaddr* hostaddr) {
+  ConnectInfo info;
+  info.hostname = std::string(text(hostname));
+  if (!hostaddr) return info;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (hostaddr->sa_family == AF_INET) {
+    sockaddr_in in{};
+    std::memcpy(&in, hostaddr, sizeof in);
+    if (inet_ntop(AF_INET, &in.sin_addr, buf, sizeof buf)) info.client_address = buf;
+    info.client_port = ntohs(in.sin_port);
+  } else if (hostaddr->sa_family == AF_INET6) {
+    sockaddr_in6 in6{};
+    std::memcpy(&in6, hostaddr, sizeof in6);
+    if (inet_ntop(AF_INET6, &in6.sin6_addr, buf, sizeof buf)) info.client_address = buf;
+    info.client_port = ntohs(in6.sin6_port);
+  }
+  return info;
+}
+
+unsigned long negotiate_steps(unsigned long offered, bool wants_body) {
+  unsigned long wanted = SMFIP_HDR_LEADSPC | SMFIP_SKIP | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+  if (!wants_body) wanted |= SMFIP_NOBODY;
+  return offered & wanted;
+}
+
+std::string wire_header_value(const std::string& value, bool leadspc) {
+  bool starts_blank = !value.empty() && (value[0] == ' ' || value[0] == '\t');
+  if (leadspc) return starts_blank ? value : " " + value;
+  if (!value.empty() && value[0] == ' ') return value.substr(1);  // the MTA adds one space
+  return value;
+}
+
+}  // namespace detail
+
+// ---- xxfi_* trampolines ----
+
+namespace {
+
+sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+  Server& s = server();
+  if ((f0 & s.config.flags) != s.config.flags) {
+    log::error("milter-negotiate")
+        .kv("reason", "MTA does not offer the modifications this filter needs")
+        .kv("wanted_actions", static_cast<uint64_t>(s.config.flags))
+        .kv("offered_actions", static_cast<uint64_t>(f0));
+    return SMFIS_REJECT;
+  }
+  *pf0 = s.config.flags;
+  *pf1 = detail::negotiate_steps(f1, s.config.wants_body);
+  *pf2 = 0;
+  *pf3 = 0;
+  s.skip_ok = (f1 & SMFIP_SKIP) != 0;
+  s.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+  if (!s.leadspc && !s.warned_leadspc.exchange(true)) {
+    log::warning("milter-negotiate").kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX* raw, char* hostname, _SOCK_ADDR* hostaddr) {
+  MilterContext ctx(raw);
+  return detail::guarded_call("connect", ctx, [&] {
+    std::unique_ptr<MilterSession> session = server().factory();
+    if (!session) throw MilterError("session factory returned no session");
+    check(smfi_setpriv(raw, session.get()), "smfi_setpriv", "connect");
+    MilterSession* owned = session.release();  // on_close takes it back
+    return owned->on_connect(ctx, detail::connect_info(hostname, hostaddr));
+  });
+}
+
+sfsistat on_helo(SMFICTX* raw, char* helo) {
+  MilterContext ctx(raw);
+  return detail::guarded_session_call("helo", ctx, session_of(raw),
+                                      [&](MilterSession& s) { return s.on_helo(ctx, text(helo)); });
+}
+
+sfsistat on_envfrom(SMFICTX* raw, char** argv) {
+  MilterContext ctx(raw);
+  std::string_view sender = argv ? text(argv[0]) : std::string_view();
+  return detail::guarded_session_call("mail", ctx, session_of(raw),
+                                      [&](MilterSession& s) { return s.on_mail_from(ctx, sender); });
+}
+
+sfsistat on_envrcpt(SMFICTX* raw, char** argv) {
+  MilterContext ctx(raw);
+  std::string_view recipient = argv ? text(argv[0]) : std::string_view();
+  return detail::guarded_session_call("rcpt", ctx, session_of(raw),
+                                      [&](MilterSession& s) { return s.on_rcpt_to(ctx, recipient); });
+}
+
+sfsistat on_header(SMFICTX* raw, char* name, char* value) {
+  MilterContext ctx(raw);
+  return detail::guarded_session_call("header", ctx, session_of(raw), [&](MilterSession& s) {
+    return s.on_header(ctx, text(name), text(value));
+  });
+}
+
+sfsistat on_eoh(SMFICTX* raw) {
+  MilterContext ctx(raw);
+  return detail::guarded_session_call("eoh", ctx, session_of(raw),
+                                      [&](MilterSession& s) { return s.on_end_of_header(ctx); });
+}
+
+sfsistat on_body(SMFICTX* raw, unsigned char* chunk, size_t size) {
+  MilterContext ctx(raw);
+  std::string_view bytes(reinterpret_cast<const char*>(chunk), chunk ? size : 0);
+  return detail::guarded_session_call(
+      "body", ctx, session_of(raw), [&](MilterSession& s) { return s.on_body(ctx, bytes); },
+      server().skip_ok);
+}
+
+sfsistat on_eom(SMFICTX* raw) {
+  MilterContext ctx(raw);
+  return detail::guarded_session_call("eom", ctx, session_of(raw),
+                                      [&](MilterSession& s) { return s.on_end_of_message(ctx); });
+}
+
+sfsistat on_abort(SMFICTX* raw) {
+  MilterContext ctx(raw);
+  MilterSession* session = session_of(raw);
+  if (!session) return SMFIS_CONTINUE;  // creation failed at connect; already logged
+  return detail::guarded_session_call("abort", ctx, session, [&](MilterSession& s) {
+    s.on_abort(ctx);
+    return MilterStatus::Continue;
+  });
+}
+
+sfsistat on_close(SMFICTX* raw) {
+  std::unique_ptr<MilterSession> session(session_of(raw));  // deleted on return
+  smfi_setpriv(raw, nullptr);
+  return SMFIS_CONTINUE;
+}
+
+smfiDesc make_description(Server& s) {
+  smfiDesc d{};
+  d.xxfi_name = c_str(s.config.name);
+  d.xxfi_version = SMFI_VERSION;
+  d.xxfi_flags = s.config.flags;
+  d.xxfi_connect = on_connect;
+  d.xxfi_helo = on_helo;
+  d.xxfi_envfrom = on_envfrom;
+  d.xxfi_envrcpt = on_envrcpt;
+  d.xxfi_header = on_header;
+  d.xxfi_eoh = on_eoh;
+  d.xxfi_body = on_body;
+  d.xxfi_eom = on_eom;
+  d.xxfi_abort = on_abort;
+  d.xxfi_close = on_close;
+  d.xxfi_negotiate = on_negotiate;
+  return d;
+}
+
+// True when fd is a listening TCP (IPv4/IPv6) stream socket.
+bool is_tcp_listener(int fd) {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &len) != 0 || value != 1) return false;
+  len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) != 0 || value != SOCK_STREAM) return false;
+  len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &len) != 0) return false;
+  return value == AF_INET || value == AF_INET6;
+}
+
+struct DirClose {
+  void operator()(DIR* d) const noexcept { closedir(d); }
+};
+
+// libmilter does not expose its listening fd: find it in /proc/self/fd. Accepted sockets
+// inherit TCP_NODELAY from the listener on Linux. Returns how many sockets were set.
+int set_nodelay_on_tcp_listeners() {
+  std::unique_ptr<DIR, DirClose> dir(opendir("/proc/self/fd"));
+  if (!dir) return 0;
+  int count = 0;
+  while (const dirent* entry = readdir(dir.get())) {
+    char* end = nullptr;
+    long fd = std::strtol(entry->d_name, &end, 10);
+    if (*end != '\0' || end == entry->d_name || fd == dirfd(dir.get())) continue;
+    int on = 1;
+    int ifd = static_cast<int>(fd);
+    if (is_tcp_listener(ifd) && setsockopt(ifd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) ++count;
+  }
+  return count;
+}
+
+// Before the privilege drop: mode and owner for the unix socket file.
+void prepare_unix_socket(const MilterServerConfig& config) {
+  const std::string& path = config.socket.path;
+  if (chmod(path.c_str(), static_cast<mode_t>(config.unix_socket_mode)) != 0) {
+    throw MilterError("chmod " + path + ": " + std::strerror(errno));
+  }
+  give_to_user(path, config.unix_socket_owner);
+}
+
+void open_socket(const Server& s) {
+  check(smfi_setconn(c_str(s.conn)), "smfi_setconn", s.conn);
+  check(smfi_setbacklog(s.config.backlog), "smfi_setbacklog", std::to_string(s.config.backlog));
+  check(smfi_settimeout(s.config.timeout_seconds), "smfi_settimeout", std::to_string(s.config.timeout_seconds));
+  errno = 0;
+  if (smfi_opensocket(true) == MI_FAILURE) {
+    std::string why = errno ? std::strerror(errno) : "see libmilter's syslog message";
+    throw MilterError("cannot listen on " + s.conn + ": " + why);
+  }
+}
+
+}  // namespace
+
+int run_milter(const MilterServerConfig& config, MilterSessionFactory factory) {
+  Server& s = server();
+  s.config = config;
+  s.factory = std::move(factory);
+  s.conn = config.socket.milter_notation();
+  if (!s.factory) throw MilterError("run_milter: no session factory");
+  check(smfi_register(make_description(s)), "smfi_register", s.config.name);
+  open_socket(s);
+  if (config.socket.family == SocketSpec::Family::Unix) {
+    prepare_unix_socket(config);
+  } else if (set_nodelay_on_tcp_listeners() == 0) {
+    log::warning("milter-listen").kv("socket", s.conn).kv("reason", "listening socket not found; TCP_NODELAY not set");
+  }
+  log::info("milter-listen").kv("socket", s.conn);
+  if (config.on_listening) config.on_listening();
+  return smfi_main() == MI_SUCCESS ? 0 : 1;
+}
+
+}  // namespace postern
