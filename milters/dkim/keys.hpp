@@ -25,13 +25,33 @@ class PrivateKey {
   static std::shared_ptr<const PrivateKey> load_file(const std::string& path);
   /// Same checks on PEM text already in memory (`origin` names it in errors).
   static std::shared_ptr<const PrivateKey> load_pem(std::string_view pem, const std::string& origin);
+  /// OpenDKIM's inline KeyTable form: base64 of a DER private key (PKCS#1 or PKCS#8), or of a
+  /// raw 32-byte Ed25519 seed (RFC 8463 §A.2 style). Same size checks. Throws ConfigError.
+  static std::shared_ptr<const PrivateKey> load_base64(std::string_view base64,
+                                                       const std::string& origin);
+  /// Takes ownership of an EVP_PKEY* (genkey, tests); same checks. Throws ConfigError.
+  static std::shared_ptr<const PrivateKey> adopt(void* evp_pkey, const std::string& origin);
+
+  /// The DNS record p= value (RFC 6376 §3.6.1): base64 SubjectPublicKeyInfo DER for RSA, base64
+  /// of the raw 32-byte public key for Ed25519 (RFC 8463 §4.2). Throws std::runtime_error.
+  std::string public_key_base64() const;
+  /// The k= value: "rsa" or "ed25519".
+  std::string_view key_type_name() const;
+
+  struct Token {  // lets make_shared reach the constructor; only PrivateKey can make one
+   private:
+    friend class PrivateKey;
+    Token() = default;
+  };
+  PrivateKey(Token, void* pkey, Algorithm algorithm, int bits);
+  PrivateKey(const PrivateKey&) = delete;
+  PrivateKey& operator=(const PrivateKey&) = delete;
   ~PrivateKey();
   Algorithm algorithm() const { return algorithm_; }
   int bits() const { return bits_; }
   void* evp_pkey() const { return pkey_; }  // EVP_PKEY*, owned here
 
  private:
-  PrivateKey(void* pkey, Algorithm algorithm, int bits);
   void* pkey_;
   Algorithm algorithm_;
   int bits_;
@@ -60,8 +80,9 @@ class KeyStore {
   std::vector<SigningKey> find(std::string_view from_address, bool sign_subdomains) const;
   bool empty() const;
 
+  struct Entry;  // defined in key_table.hpp
+
  private:
-  struct Entry;
   std::vector<std::shared_ptr<Entry>> entries_;
 };
 
