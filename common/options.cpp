@@ -67,12 +67,18 @@ std::string joined(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string joined_plain(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : " ") + v;
+  return out;
+}
+
 // Boost's messages name the option in its own words; ours name the source instead.
 std::string describe(const po::error& e, const po::option_description& d, const std::vector<std::string>& values) {
   if (auto v = dynamic_cast<const po::validation_error*>(&e)) {
     switch (v->kind()) {
       case po::validation_error::invalid_option_value:
-        return joined(values) + (is_numeric_type(d.semantic().get()) ? " is not a number in range" : " is not a valid value");
+        return joined(values) + (is_numeric_type(d.semantic().get()) ? " is not a valid number" : " is not a valid value");
       case po::validation_error::invalid_bool_value:
         return joined(values) + " is not a boolean (yes/no, true/false, 1/0)";
       case po::validation_error::multiple_values_not_allowed:
@@ -152,7 +158,10 @@ std::vector<DaemonOptions::Item> DaemonOptions::read_flags(int argc, const char*
     throw ConfigError(std::string("command line: ") + e.what());
   }
   std::vector<Item> items;
-  for (const auto& o : parsed.options) items.push_back({o.string_key, o.value, "option --" + o.string_key});
+  for (const auto& o : parsed.options) {
+    if (o.string_key.empty()) throw ConfigError("command line: unexpected argument '" + joined_plain(o.value) + "'");
+    items.push_back({o.string_key, o.value, "option --" + o.string_key});
+  }
   return items;
 }
 
@@ -199,7 +208,7 @@ void DaemonOptions::store_items(const std::vector<Item>& items, Source source) {
   for (const Item& item : items) {
     bool cmdline_only = item.key == "help" || item.key == "version";
     bool not_in_file = cmdline_only || item.key == "config" || item.key == "check-config";
-    if (!all_.find_nothrow(item.key, false, false, false)) {
+    if (item.key.empty() || !all_.find_nothrow(item.key, false, false, false)) {
       throw ConfigError(item.where + ": unknown option '" + item.key + "'");
     }
     if ((source == Source::Environment && cmdline_only) || (source == Source::File && not_in_file)) {
@@ -246,6 +255,7 @@ std::optional<int> DaemonOptions::parse(int argc, const char* const argv[], char
   if (vm_.count("config")) {
     store_items(read_config_file(vm_["config"].as<std::string>()), Source::File);
   }
+  po::store(po::parsed_options(&all_), vm_);  // adds defaults for options no source set
   for (const auto& d : all_.options()) {
     if (!where_.count(d->long_name())) where_[d->long_name()] = "default for --" + d->long_name();
   }
