@@ -1,0 +1,674 @@
+"""harness.py — integration-test harness: a private Postfix, an smtp-sink and
+a DKIM-signing milter, all on loopback high ports in a temp dir.
+
+Python 3 stdlib plus dkimpy (python3-dkim; run with /usr/bin/python3).
+
+Environment (set by tests/integration/CMakeLists.txt; defaults for manual runs):
+  POSTERN_IT_PORT_BASE   first of a block of PORT_BLOCK ports for this process
+                         (default 24000). Each ctest test gets its own block so
+                         `ctest -j` is safe.
+  POSTERN_DKIM_BIN       path of the postern-dkim binary; when unset, or when
+                         POSTERN_IT_MILTER=opendkim, OpenDKIM is the milter
+                         under test (used to validate this harness).
+  POSTERN_IT_MILTER      "postern" (default when POSTERN_DKIM_BIN is set) or
+                         "opendkim".
+  POSTERN_IT_KEEP        "1": keep the temp dir (its path is printed).
+  POSTERN_IT_VERBOSE     "1": print the Postfix log and milter stderr even
+                         on success.
+
+Layout of one environment (Env): TMP/pf (Postfix instance, see
+deploy/postfix-instance), TMP/pf/sink (delivered messages), TMP/keys (0700,
+private keys), TMP/milter (milter config and stderr log), TMP/verify (OpenDKIM
+verifier config).
+"""
+
+import base64
+import email.parser
+import email.policy
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+POSTFIX_INSTANCE = os.path.join(REPO, "deploy", "postfix-instance")
+OPENDKIM = "/usr/sbin/opendkim"
+OPENSSL = "openssl"
+
+PORT_BLOCK = 10
+# offsets within a port block
+SMTPD_OFF, SINK_OFF, MILTER_OFF, AUX_OFF = 0, 1, 2, 3
+
+DELIVERY_TIMEOUT = 30.0
+
+
+def port_base():
+    base = int(os.environ.get("POSTERN_IT_PORT_BASE", "24000"))
+    if not 20000 <= base <= 32768 - PORT_BLOCK:
+        raise ValueError("POSTERN_IT_PORT_BASE %d outside 20000..32757" % base)
+    return base
+
+
+def run(cmd, check=True, **kw):
+    """Run a command, capture output as text; raise with output on failure."""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s"
+                           % (p.returncode, " ".join(cmd), p.stdout))
+    return p
+
+
+def wait_port(port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def port_free(port):
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# --------------------------------------------------------------------------
+# Keys
+
+
+class Key:
+    """A DKIM key pair generated with openssl: private PEM on disk (0600),
+    TXT record value computed here (RFC 6376 §3.6.1; Ed25519 per RFC 8463:
+    p= is the raw 32-byte public key)."""
+
+    def __init__(self, keydir, domain, selector, algorithm="rsa", bits=2048):
+        self.domain, self.selector, self.algorithm = domain, selector, algorithm
+        self.path = os.path.join(keydir, "%s.%s.private" % (selector, domain))
+        if algorithm == "rsa":
+            cmd = [OPENSSL, "genpkey", "-algorithm", "RSA",
+                   "-pkeyopt", "rsa_keygen_bits:%d" % bits]
+        elif algorithm == "ed25519":
+            cmd = [OPENSSL, "genpkey", "-algorithm", "ed25519"]
+        else:
+            raise ValueError(algorithm)
+        old = os.umask(0o077)
+        try:
+            run(cmd + ["-out", self.path])
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        der = subprocess.run([OPENSSL, "pkey", "-in", self.path, "-pubout",
+                              "-outform", "DER"], check=True,
+                             stdout=subprocess.PIPE).stdout
+        if algorithm == "rsa":
+            p = base64.b64encode(der).decode()
+            self.txt = "v=DKIM1; k=rsa; p=" + p
+        else:
+            p = base64.b64encode(der[-32:]).decode()
+            self.txt = "v=DKIM1; k=ed25519; p=" + p
+
+    @property
+    def name(self):
+        return "%s._domainkey.%s" % (self.selector, self.domain)
+
+
+class KeyRing:
+    """All keys of an environment; answers DNS-like TXT lookups."""
+
+    def __init__(self, keydir):
+        self.keydir = keydir
+        os.makedirs(keydir, mode=0o700, exist_ok=True)
+        os.chmod(keydir, 0o700)
+        self.keys = []
+
+    def add(self, domain, selector, algorithm="rsa", bits=2048):
+        k = Key(self.keydir, domain, selector, algorithm, bits)
+        self.keys.append(k)
+        return k
+
+    def txt(self, name):
+        name = name.rstrip(".").lower()
+        for k in self.keys:
+            if k.name.lower() == name:
+                return k.txt
+        return None
+
+    def dnsfunc(self, name, timeout=5):
+        """dkimpy dnsfunc: bytes name -> TXT bytes or None."""
+        if isinstance(name, bytes):
+            name = name.decode()
+        t = self.txt(name)
+        return t.encode() if t is not None else None
+
+    def write_test_public_keys(self, path):
+        """OpenDKIM TestPublicKeys file: one 'name TXT' per line."""
+        with open(path, "w") as f:
+            for k in self.keys:
+                f.write("%s %s\n" % (k.name, k.txt))
+
+
+# --------------------------------------------------------------------------
+# Milters under test
+
+
+class MilterSpec:
+    """What the milter under test should do; turned into a command line by
+    an adapter (PosternDkim or OpenDkimMilter)."""
+
+    def __init__(self, keys, domains, internal_hosts="127.0.0.0/8, ::1/128",
+                 sign_subdomains=False, canonicalization="relaxed/relaxed",
+                 extra_args=()):
+        self.keys = list(keys)          # Key objects, signing order
+        self.domains = list(domains)
+        self.internal_hosts = internal_hosts
+        self.sign_subdomains = sign_subdomains
+        self.canonicalization = canonicalization
+        self.extra_args = list(extra_args)
+
+
+class PosternDkim:
+    name = "postern-dkim"
+    can_dual_sign = True
+    has_ready_fd = True
+    logs_to_stderr = True
+
+    def __init__(self, binary):
+        self.binary = binary
+
+    def command(self, spec, port, workdir, ready_fd):
+        cmd = [self.binary, "--socket", "inet:%d@127.0.0.1" % port]
+        for d in spec.domains:
+            cmd += ["--domain", d]
+        for k in spec.keys:
+            cmd += ["--selector", k.selector, "--key-file", k.path]
+        if spec.internal_hosts is not None:
+            cmd += ["--internal-hosts", spec.internal_hosts]
+        if spec.sign_subdomains:
+            cmd += ["--sign-subdomains"]
+        if spec.canonicalization:
+            cmd += ["--canonicalization", spec.canonicalization]
+        if ready_fd is not None:
+            cmd += ["--ready-fd", str(ready_fd)]
+        cmd += ["--log", "stderr"] + spec.extra_args
+        return cmd
+
+
+class OpenDkimMilter:
+    """OpenDKIM as a stand-in signer (validates the harness without
+    postern-dkim). No readiness fd: the harness polls the port. OpenDKIM logs
+    only to syslog, which does not exist here, so no log assertions."""
+
+    name = "opendkim"
+    can_dual_sign = False
+    has_ready_fd = False
+    logs_to_stderr = False
+
+    def command(self, spec, port, workdir, ready_fd):
+        keytable = os.path.join(workdir, "keytable")
+        signtable = os.path.join(workdir, "signingtable")
+        conf = os.path.join(workdir, "opendkim.conf")
+        with open(keytable, "w") as kt, open(signtable, "w") as st:
+            for i, k in enumerate(spec.keys):
+                kt.write("key%d %s:%s:%s\n" % (i, k.domain, k.selector, k.path))
+            for d in spec.domains:
+                for i, k in enumerate(spec.keys):
+                    if k.domain == d or spec.sign_subdomains:
+                        st.write("*@%s key%d\n" % (d, i))
+                        if spec.sign_subdomains:
+                            st.write("*@*.%s key%d\n" % (d, i))
+        hosts = (spec.internal_hosts or "").replace(" ", "")
+        lines = [
+            "Syslog no",
+            "Mode s",
+            "Socket inet:%d@127.0.0.1" % port,
+            "KeyTable file:%s" % keytable,
+            "SigningTable refile:%s" % signtable,
+            "InternalHosts csl:%s" % (hosts or "255.255.255.255/32"),
+            "Canonicalization %s" % spec.canonicalization,
+            "MultipleSignatures yes",
+            "RequireSafeKeys false",
+            "UMask 007",
+        ]
+        # OpenDKIM 2.11 has one global SignatureAlgorithm and refuses a key
+        # of another type, so it cannot dual-sign RSA + Ed25519 from one
+        # instance (postern-dkim detects the algorithm per key).
+        algs = {k.algorithm for k in spec.keys}
+        if algs == {"ed25519"}:
+            lines.append("SignatureAlgorithm ed25519-sha256")
+
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(conf, 0o600)
+        return [OPENDKIM, "-f", "-x", conf]
+
+
+def milter_adapter():
+    which = os.environ.get("POSTERN_IT_MILTER", "")
+    binary = os.environ.get("POSTERN_DKIM_BIN", "")
+    if which == "opendkim" or (not binary and which != "postern"):
+        return OpenDkimMilter()
+    if not binary:
+        for cand in ("/work/build/milters/dkim/postern-dkim",
+                     os.path.join(REPO, "build", "milters", "dkim",
+                                  "postern-dkim")):
+            if os.access(cand, os.X_OK):
+                binary = cand
+                break
+    if not binary or not os.access(binary, os.X_OK):
+        raise RuntimeError("POSTERN_DKIM_BIN not set or not executable")
+    return PosternDkim(binary)
+
+
+# --------------------------------------------------------------------------
+# Delivered messages
+
+
+class Delivered:
+    """One message as written by smtp-sink: its envelope (X-* lines), and
+    the message bytes with smtp-sink's own Received: header removed, in
+    CRLF form."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as f:
+            raw = f.read()
+        lines = raw.split(b"\n")
+        self.envelope = {}
+        i = 0
+        while i < len(lines) and lines[i].startswith(b"X-"):
+            k, _, v = lines[i].partition(b":")
+            self.envelope[k.decode()] = v.strip().decode("latin-1")
+            i += 1
+        # smtp-sink's own Received: header with its continuation lines
+        if i < len(lines) and lines[i].lower().startswith(b"received:") \
+                and b"(smtp-sink)" in b"\n".join(lines[i:i + 3]):
+            i += 1
+            while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+                i += 1
+        body = b"\n".join(lines[i:])
+        # smtp-sink writes LF; DKIM works on CRLF
+        body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.data = body
+        self.message = email.parser.BytesParser(
+            policy=email.policy.compat32).parsebytes(body)
+
+    def headers(self, name):
+        return self.message.get_all(name) or []
+
+    @property
+    def dkim_signatures(self):
+        return self.headers("DKIM-Signature")
+
+    def signature_tags(self):
+        """List of dicts of DKIM-Signature tags (whitespace removed)."""
+        out = []
+        for sig in self.dkim_signatures:
+            tags = {}
+            for part in re.sub(r"\s+", "", str(sig)).split(";"):
+                if "=" in part:
+                    k, _, v = part.partition("=")
+                    tags[k] = v
+            out.append(tags)
+        return out
+
+
+class SmtpError(Exception):
+    def __init__(self, stage, code, msg):
+        super().__init__("%s: %d %s" % (stage, code, msg))
+        self.stage, self.code, self.msg = stage, code, msg
+
+
+# --------------------------------------------------------------------------
+# The environment
+
+
+class Env:
+    """Temp dir + smtp-sink + private Postfix (+ milter, started separately
+    with start_milter). Use as a context manager or call close()."""
+
+    def __init__(self, name="it", relay_domains="example.net example.org"):
+        self.base = port_base()
+        self.smtpd_port = self.base + SMTPD_OFF
+        self.sink_port = self.base + SINK_OFF
+        self.milter_port = self.base + MILTER_OFF
+        self.aux_port = self.base + AUX_OFF
+        self.tmp = tempfile.mkdtemp(prefix="postern-%s-%d-" % (name, self.base))
+        os.chmod(self.tmp, 0o755)
+        self.pfdir = os.path.join(self.tmp, "pf")
+        self.keys = KeyRing(os.path.join(self.tmp, "keys"))
+        self.milter_dir = os.path.join(self.tmp, "milter")
+        os.makedirs(self.milter_dir, mode=0o700)
+        self.milter_log = os.path.join(self.milter_dir, "stderr.log")
+        self.milter = None
+        self.milter_proc = None
+        self.adapter = milter_adapter()
+        self.relay_domains = relay_domains
+        self._postfix_started = False
+        self._seen_sink_files = set()
+        self.failed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def pfi(self, *args, check=True):
+        return run([POSTFIX_INSTANCE] + list(args), check=check)
+
+    def start_postfix(self, extra_sets=()):
+        for p in (self.smtpd_port, self.sink_port):
+            if not port_free(p):
+                raise RuntimeError("port %d on 127.0.0.1 is in use" % p)
+        sets = ["relay_domains=%s" % self.relay_domains]
+        sets += list(extra_sets)
+        args = ["init", self.pfdir, "--port", str(self.smtpd_port),
+                "--relay", "127.0.0.1:%d" % self.sink_port,
+                "--milter", "inet:127.0.0.1:%d" % self.milter_port]
+        for s in sets:
+            args += ["--set", s]
+        self.pfi(*args)
+        self.pfi("sink", self.pfdir, str(self.sink_port))
+        self._postfix_started = True
+        self.pfi("start", self.pfdir)
+
+    def start_milter(self, spec=None, timeout=15.0):
+        """Start the milter under test; returns once it is ready."""
+        if spec is not None:
+            self.milter = spec
+        assert self.milter is not None
+        if not port_free(self.milter_port):
+            raise RuntimeError("milter port %d is in use" % self.milter_port)
+        rfd = wfd = None
+        if self.adapter.has_ready_fd:
+            rfd, wfd = os.pipe()
+        cmd = self.adapter.command(self.milter, self.milter_port,
+                                   self.milter_dir, wfd)
+        log = open(self.milter_log, "ab")
+        log.write(("--- start: %s\n" % " ".join(cmd)).encode())
+        log.flush()
+        self.milter_proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            pass_fds=(wfd,) if wfd is not None else (),
+            start_new_session=True)
+        log.close()
+        try:
+            if wfd is not None:
+                os.close(wfd)
+                wfd = None
+                if not self._wait_ready_fd(rfd, timeout):
+                    raise RuntimeError("milter not ready within %ss" % timeout)
+            elif not wait_port(self.milter_port, timeout):
+                raise RuntimeError("milter port %d not listening"
+                                   % self.milter_port)
+        except Exception:
+            self.stop_milter()
+            raise
+        finally:
+            if rfd is not None:
+                os.close(rfd)
+
+    def _wait_ready_fd(self, rfd, timeout):
+        import select
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([rfd], [], [], 0.1)
+            if r:
+                chunk = os.read(rfd, 64)
+                if not chunk:        # writer closed without newline
+                    return False
+                buf += chunk
+                if b"\n" in buf:
+                    return True
+            if self.milter_proc.poll() is not None:
+                return False
+        return False
+
+    def stop_milter(self):
+        p, self.milter_proc = self.milter_proc, None
+        if p is None:
+            return
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(5)
+
+    def restart_milter(self):
+        self.stop_milter()
+        self.start_milter()
+
+    def close(self):
+        self.stop_milter()
+        if self._postfix_started:
+            self.pfi("stop", self.pfdir, check=False)
+            self.pfi("sink-stop", self.pfdir, check=False)
+        if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
+            self.dump_logs()
+        if os.environ.get("POSTERN_IT_KEEP") == "1":
+            sys.stderr.write("kept %s\n" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is not None:
+            self.failed = True
+        self.close()
+
+    def dump_logs(self):
+        for title, path in (("Postfix log", self.postfix_log_path),
+                            ("milter stderr", self.milter_log)):
+            sys.stderr.write("\n===== %s (%s) =====\n" % (title, path))
+            try:
+                with open(path, errors="replace") as f:
+                    sys.stderr.write(f.read()[-20000:])
+            except OSError as e:
+                sys.stderr.write("(unreadable: %s)\n" % e)
+        sys.stderr.flush()
+
+    # -- logs --------------------------------------------------------------
+
+    @property
+    def postfix_log_path(self):
+        return os.path.join(self.pfdir, "log", "postfix.log")
+
+    def postfix_log(self):
+        try:
+            with open(self.postfix_log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def milter_stderr(self):
+        try:
+            with open(self.milter_log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- sending -----------------------------------------------------------
+
+    def connect(self, xclient=None, helo="client.example"):
+        """SMTP connection to the instance. xclient: dict of XCLIENT
+        attributes (e.g. {"ADDR": "203.0.113.9"}); Postfix answers XCLIENT
+        with a new greeting, so EHLO is sent again."""
+        s = smtplib.SMTP("127.0.0.1", self.smtpd_port, local_hostname=helo,
+                         timeout=60)
+        s.ehlo()
+        if xclient:
+            attrs = " ".join("%s=%s" % kv for kv in xclient.items())
+            code, msg = s.docmd("XCLIENT", attrs)
+            if code != 220:
+                s.close()
+                raise SmtpError("XCLIENT", code, msg.decode(errors="replace"))
+            s.ehlo_resp = None
+            s.ehlo()
+        return s
+
+    def submit(self, message, mail_from="alice@example.com",
+               rcpt_to=("bob@example.net",), xclient=None, raw=False):
+        """Send one message; return the Postfix queue id. message is bytes
+        or str. raw=True sends the bytes after DATA exactly as given (bare
+        LF stays bare LF; the caller must dot-stuff), followed by CRLF.CRLF.
+        Raises SmtpError for any non-2xx/3xx reply."""
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        s = self.connect(xclient=xclient)
+        try:
+            opts = ["BODY=8BITMIME"] if any(b > 127 for b in message) else []
+            code, msg = s.mail(mail_from, opts)
+            if code != 250:
+                raise SmtpError("MAIL", code, msg.decode(errors="replace"))
+            for r in rcpt_to:
+                code, msg = s.rcpt(r)
+                if code not in (250, 251):
+                    raise SmtpError("RCPT", code, msg.decode(errors="replace"))
+            if raw:
+                code, msg = s.docmd("DATA")
+                if code != 354:
+                    raise SmtpError("DATA", code, msg.decode(errors="replace"))
+                if not message.endswith(b"\n"):
+                    message += b"\r\n"
+                s.send(message + b".\r\n")
+                code, msg = s.getreply()
+            else:
+                code, msg = s.data(message)
+            text = msg.decode(errors="replace")
+            if code != 250:
+                raise SmtpError("end of DATA", code, text)
+            m = re.search(r"queued as ([0-9A-Za-z]+)", text)
+            if not m:
+                raise RuntimeError("no queue id in reply: %r" % text)
+            return m.group(1)
+        finally:
+            try:
+                s.quit()
+            except Exception:
+                s.close()
+
+    # -- delivery ----------------------------------------------------------
+
+    def wait_delivered(self, queue_id, timeout=DELIVERY_TIMEOUT):
+        """Wait until Postfix reports queue_id sent to the sink and return
+        the Delivered message."""
+        deadline = time.monotonic() + timeout
+        pat = re.compile(r"\b%s: to=<[^>]*>.*status=(\w+)" % re.escape(queue_id))
+        status = None
+        while time.monotonic() < deadline:
+            for m in pat.finditer(self.postfix_log()):
+                status = m.group(1)
+            if status == "sent":
+                break
+            if status in ("bounced", "expired"):
+                raise AssertionError("%s was %s" % (queue_id, status))
+            time.sleep(0.05)
+        else:
+            raise AssertionError("%s not delivered within %ss (last status %s)"
+                                 % (queue_id, timeout, status))
+        return self.find_delivered(queue_id)
+
+    def find_delivered(self, queue_id):
+        sinkdir = os.path.join(self.pfdir, "sink")
+        needle = re.compile(rb"\(Postfix\) with E?SMTPS?A? id %s\b"
+                            % re.escape(queue_id.encode()))
+        for name in sorted(os.listdir(sinkdir)):
+            path = os.path.join(sinkdir, name)
+            if path in self._seen_sink_files:
+                continue
+            with open(path, "rb") as f:
+                head = f.read(65536)
+            if needle.search(head):
+                self._seen_sink_files.add(path)
+                return Delivered(path)
+        raise AssertionError("no sink file for queue id %s" % queue_id)
+
+    def send_and_wait(self, message, **kw):
+        return self.wait_delivered(self.submit(message, **kw))
+
+    def queue_empty(self):
+        p = self.pfi("queue", self.pfdir, check=False)
+        return p.returncode == 0, p.stdout
+
+    def sink_files(self):
+        return sorted(os.listdir(os.path.join(self.pfdir, "sink")))
+
+
+# --------------------------------------------------------------------------
+# Verifiers
+
+
+def dkimpy_verify_all(data, keyring):
+    """Verify every DKIM-Signature with dkimpy; return a list of
+    (domain, selector, ok) in header order."""
+    import dkim
+    d = dkim.DKIM(data)
+    results = []
+    nsigs = len([1 for (name, _) in d.headers
+                 if name.lower() == b"dkim-signature"])
+    for idx in range(nsigs):
+        d = dkim.DKIM(data)
+        ok = d.verify(idx=idx, dnsfunc=keyring.dnsfunc)
+        results.append((d.domain.decode() if d.domain else None,
+                        d.selector.decode() if d.selector else None, ok))
+    return results
+
+
+class OpenDkimVerifier:
+    """OpenDKIM's own verifier in test mode (`opendkim -t FILE`) with the
+    public keys given by TestPublicKeys instead of DNS. Config and keys
+    live in a private 0700 directory (OpenDKIM refuses unsafe paths)."""
+
+    def __init__(self, workdir, keyring):
+        self.dir = workdir
+        os.makedirs(workdir, mode=0o700, exist_ok=True)
+        os.chmod(workdir, 0o700)
+        self.keyring = keyring
+        self.keys = os.path.join(workdir, "testkeys")
+        self.conf = os.path.join(workdir, "verify.conf")
+        with open(self.conf, "w") as f:
+            f.write("Syslog no\nMode v\nTestPublicKeys %s\n"
+                    "AlwaysAddARHeader yes\n" % self.keys)
+
+    def verify(self, data):
+        """Return ({(sdid, selector): result}, output) from the
+        Authentication-Results header OpenDKIM computes (result is "pass",
+        "fail", "neutral", ...)."""
+        self.keyring.write_test_public_keys(self.keys)
+        msg = os.path.join(self.dir, "msg.eml")
+        with open(msg, "wb") as f:
+            f.write(data)
+        p = subprocess.run([OPENDKIM, "-x", self.conf, "-vv", "-t", msg],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        results = {}
+        for m in re.finditer(r"dkim=(\w+)[^;']*?header\.d=(\S+)[^;']*?"
+                             r"header\.s=([^\s;']+)", p.stdout):
+            results[(m.group(2), m.group(3))] = m.group(1)
+        if p.returncode != 0:
+            results[("", "")] = "exit %d" % p.returncode
+        return results, p.stdout
