@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -344,6 +345,12 @@ class Env:
     with start_milter). Use as a context manager or call close()."""
 
     def __init__(self, name="it", relay_domains="example.net example.org"):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root (private Postfix instance)")
+        for prog in (POSTFIX_INSTANCE, "/usr/sbin/smtp-sink",
+                     "/usr/lib/postfix/sbin/master"):
+            if not os.access(prog, os.X_OK):
+                raise unittest.SkipTest("missing %s" % prog)
         self.base = port_base()
         self.smtpd_port = self.base + SMTPD_OFF
         self.sink_port = self.base + SINK_OFF
