@@ -43,6 +43,7 @@ class MilterContext {
   /// Change (or with an empty value, delete) the `index`-th (1-based) field called `name`.
   void change_header(int index, const std::string& name, const std::string& value);
   /// Set the SMTP reply used with Reject/Tempfail, e.g. ("550", "5.7.1", "Virus found").
+  /// '%' in text is escaped for libmilter; CR/LF make libmilter refuse (MilterError).
   void set_reply(const std::string& rcode, const std::string& xcode, const std::string& text);
   /// Move the message to Postfix's hold queue with a reason.
   void quarantine(const std::string& reason);
@@ -109,8 +110,15 @@ struct MilterServerConfig {
 
 using MilterSessionFactory = std::function<std::unique_ptr<MilterSession>()>;
 
-/// Bind, call on_listening, and run libmilter's loop until SIGTERM/SIGINT/SIGHUP-stop.
+/// Bind, call on_listening, and run libmilter's loop until SIGTERM/SIGINT/SIGHUP-stop
+/// (libmilter notices within ~5 s). Call once per process: libmilter state is global.
 /// A TCP listening socket gets TCP_NODELAY so accepted connections inherit it (no Nagle stalls).
+/// A unix socket gets unix_socket_mode/unix_socket_owner before on_listening (the privilege
+/// drop); a stale socket file at the path is removed first (smfi_opensocket(true)).
+/// Negotiation asks for SMFIP_HDR_LEADSPC, SMFIP_SKIP, SMFIP_NOUNKNOWN, SMFIP_NODATA and, if
+/// !wants_body, SMFIP_NOBODY; never SMFIP_NR_* (any callback may answer). If the MTA does not
+/// offer every action in `flags`, the filter declines that connection (log line
+/// "milter-negotiate"; Postfix applies milter_default_action).
 /// Returns the process exit status (0 after a clean stop). Throws MilterError when the socket
 /// cannot be opened (with the spec and errno text).
 int run_milter(const MilterServerConfig& config, MilterSessionFactory factory);

@@ -4,7 +4,7 @@
 // its values from the highest source that sets it. The same table yields --help, config-file
 // keys ("key-file = /etc/..."), and environment names.
 // Errors (unknown option, bad value, unreadable --config file) throw ConfigError naming the
-// source: "option --ready-fd: 'x' is not a number", "/etc/postern/dkim.conf:12: unknown option 'foo'",
+// source: "option --ready-fd: 'x' is not a valid number", "/etc/postern/dkim.conf:12: unknown option 'foo'",
 // "environment POSTERN_DKIM_FOO: unknown option 'foo'". Every POSTERN_<DAEMON>_* variable must
 // name an option. Config file: one "name = value" per line, blank lines and lines starting with
 // '#' ignored, no [sections]; repeat a line for a multi-valued option. One environment variable
