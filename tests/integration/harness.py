@@ -7,10 +7,10 @@ Environment (set by tests/integration/CMakeLists.txt; defaults for manual runs):
   POSTERN_IT_PORT_BASE   first of a block of PORT_BLOCK ports for this process
                          (default 24000). Each ctest test gets its own block so
                          `ctest -j` is safe.
-  POSTERN_DKIM_BIN       path of the postern-dkim binary; when unset, or when
+  POSTERN_IT_DKIM_BIN       path of the postern-dkim binary; when unset, or when
                          POSTERN_IT_MILTER=opendkim, OpenDKIM is the milter
                          under test (used to validate this harness).
-  POSTERN_IT_MILTER      "postern" (default when POSTERN_DKIM_BIN is set) or
+  POSTERN_IT_MILTER      "postern" (default when POSTERN_IT_DKIM_BIN is set) or
                          "opendkim".
   POSTERN_IT_KEEP        "1": keep the temp dir (its path is printed).
   POSTERN_IT_VERBOSE     "1": print the Postfix log and milter stderr even
@@ -260,9 +260,16 @@ class OpenDkimMilter:
         return [OPENDKIM, "-f", "-x", conf]
 
 
+def milter_env():
+    """Environment for the milter: the daemon reads POSTERN_DKIM_<OPTION>
+    variables as options, so pass none of ours."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("POSTERN_")}
+
+
 def milter_adapter():
     which = os.environ.get("POSTERN_IT_MILTER", "")
-    binary = os.environ.get("POSTERN_DKIM_BIN", "")
+    binary = os.environ.get("POSTERN_IT_DKIM_BIN", "")
     if which == "opendkim" or (not binary and which != "postern"):
         return OpenDkimMilter()
     if not binary:
@@ -273,7 +280,7 @@ def milter_adapter():
                 binary = cand
                 break
     if not binary or not os.access(binary, os.X_OK):
-        raise RuntimeError("POSTERN_DKIM_BIN not set or not executable")
+        raise RuntimeError("POSTERN_IT_DKIM_BIN not set or not executable")
     return PosternDkim(binary)
 
 
@@ -339,6 +346,31 @@ class SmtpError(Exception):
 # --------------------------------------------------------------------------
 # The environment
 
+TMP_ROOT = tempfile.gettempdir()
+
+
+def reap_stale(base):
+    """Stop what a killed earlier run with the same port block left behind
+    (ctest kills a test that times out with SIGKILL: no teardown ran)."""
+    import glob
+    for d in glob.glob(os.path.join(TMP_ROOT, "postern-*-%d-*" % base)):
+        pf = os.path.join(d, "pf")
+        if os.path.isdir(pf):
+            run([POSTFIX_INSTANCE, "stop", pf], check=False)
+            run([POSTFIX_INSTANCE, "sink-stop", pf], check=False)
+        try:
+            with open(os.path.join(d, "milter", "pid")) as f:
+                pid = int(f.read())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                mine = d.encode() in f.read()
+            if mine:
+                os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        if os.environ.get("POSTERN_IT_KEEP") != "1":
+            shutil.rmtree(d, ignore_errors=True)
+
+
 
 class Env:
     """Temp dir + smtp-sink + private Postfix (+ milter, started separately
@@ -356,7 +388,9 @@ class Env:
         self.sink_port = self.base + SINK_OFF
         self.milter_port = self.base + MILTER_OFF
         self.aux_port = self.base + AUX_OFF
-        self.tmp = tempfile.mkdtemp(prefix="postern-%s-%d-" % (name, self.base))
+        reap_stale(self.base)
+        self.tmp = tempfile.mkdtemp(prefix="postern-%s-%d-" % (name, self.base),
+                                    dir=TMP_ROOT)
         os.chmod(self.tmp, 0o755)
         self.pfdir = os.path.join(self.tmp, "pf")
         self.keys = KeyRing(os.path.join(self.tmp, "keys"))
@@ -407,17 +441,24 @@ class Env:
         log = open(self.milter_log, "ab")
         log.write(("--- start: %s\n" % " ".join(cmd)).encode())
         log.flush()
+        env = milter_env()
         self.milter_proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             pass_fds=(wfd,) if wfd is not None else (),
             start_new_session=True)
         log.close()
+        with open(os.path.join(self.milter_dir, "pid"), "w") as f:
+            f.write("%d\n" % self.milter_proc.pid)
         try:
             if wfd is not None:
                 os.close(wfd)
                 wfd = None
                 if not self._wait_ready_fd(rfd, timeout):
-                    raise RuntimeError("milter not ready within %ss" % timeout)
+                    rc = self.milter_proc.poll()
+                    raise RuntimeError(
+                        "milter exited with %s before ready" % rc
+                        if rc is not None else
+                        "milter not ready within %ss" % timeout)
             elif not wait_port(self.milter_port, timeout):
                 raise RuntimeError("milter port %d not listening"
                                    % self.milter_port)
@@ -455,7 +496,7 @@ class Env:
             except ProcessLookupError:
                 pass
             try:
-                p.wait(5)
+                p.wait(8)       # libmilter notices SIGTERM within ~4 s
             except subprocess.TimeoutExpired:
                 try:
                     os.killpg(p.pid, signal.SIGKILL)

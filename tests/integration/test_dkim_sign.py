@@ -6,7 +6,7 @@ separate, parallel tests. Signatures are checked by two independent
 verifiers: dkimpy (keys served by a dnsfunc) and OpenDKIM in test mode
 (`opendkim -t` with TestPublicKeys instead of DNS), see harness.py.
 
-The milter under test is postern-dkim (POSTERN_DKIM_BIN); with
+The milter under test is postern-dkim (POSTERN_IT_DKIM_BIN); with
 POSTERN_IT_MILTER=opendkim the same tests run against OpenDKIM to validate
 the harness (tests that need postern-only behaviour are skipped then).
 """
@@ -309,13 +309,15 @@ class CheckConfigTests(unittest.TestCase):
                                   env.milter_port, env.milter_dir, None)
             ok = subprocess.run(cmd + ["--check-config"], text=True,
                                 stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=30)
+                                stderr=subprocess.STDOUT, timeout=30,
+                                env=harness.milter_env())
             self.assertEqual(ok.returncode, 0,
                              "0600 key refused:\n" + ok.stdout)
             os.chmod(key.path, 0o644)
             bad = subprocess.run(cmd + ["--check-config"], text=True,
                                  stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, timeout=30)
+                                 stderr=subprocess.STDOUT, timeout=30,
+                                env=harness.milter_env())
             self.assertNotEqual(bad.returncode, 0,
                                 "0644 key accepted:\n" + bad.stdout)
             self.assertIn(key.path, bad.stdout)
