@@ -117,6 +117,8 @@ void DaemonOptions::add_common_options() {
       ("check-config", po::bool_switch(), "validate the configuration, then exit (0 = good)")  //
       ("socket", po::value<std::string>()->default_value(default_socket_)->value_name("SPEC"),
        "listen on SPEC: inet:PORT@HOST, inet6:PORT@HOST or unix:/path")  //
+      ("socket-mode", po::value<std::string>()->default_value("0660")->value_name("MODE"),
+       "permissions of a unix socket, octal; owner is --user (Postfix's user needs access)")  //
       ("user", po::value<std::string>()->default_value("")->value_name("USER"),
        "drop privileges to USER after binding (\"\" = stay)")  //
       ("ready-fd", po::value<int>()->default_value(-1)->value_name("N"),
@@ -280,6 +282,13 @@ auto checked(const DaemonOptions& options, const std::string& key, F parse) {
   }
 }
 
+// "0660" → 0660; only permission bits, octal digits, nothing trailing.
+unsigned parse_socket_mode(const std::string& text) {
+  bool octal = !text.empty() && text.size() <= 4 && text.find_first_not_of("01234567") == std::string::npos;
+  if (!octal) throw ConfigError("'" + text + "' is not an octal mode such as 0660");
+  return static_cast<unsigned>(std::stoul(text, nullptr, 8));
+}
+
 void check_metrics_listen(const std::string& text) {
   if (text.empty()) return;
   auto colon = text.rfind(':');
@@ -298,6 +307,7 @@ void DaemonOptions::fill_common() {
   c.check_config = get_or<bool>(vm_, "check-config", false);
   c.socket = checked(*this, "socket", [&] { return SocketSpec::parse(vm_["socket"].as<std::string>()); });
   c.user = vm_["user"].as<std::string>();
+  c.socket_mode = checked(*this, "socket-mode", [&] { return parse_socket_mode(vm_["socket-mode"].as<std::string>()); });
   c.ready_fd = vm_["ready-fd"].as<int>();
   if (c.ready_fd < -1) {
     throw ConfigError(where("ready-fd") + ": " + std::to_string(c.ready_fd) + " is not a file descriptor");

@@ -30,6 +30,7 @@ namespace po = boost::program_options;
 struct CommonOptions {
   SocketSpec socket;             // --socket
   std::string user;              // --user: drop to this account after binding ("" = stay)
+  unsigned socket_mode = 0660;   // --socket-mode: permission bits of a unix socket
   int ready_fd = -1;             // --ready-fd: write "\n" here once listening (-1 = none)
   log::Target log_target = log::Target::Stderr;  // --log stderr|syslog
   log::Level log_level = log::Level::Info;       // --log-level

@@ -38,6 +38,8 @@ int run(int argc, const char* const argv[]) {
   server.name = "postern-dkim";
   server.socket = common.socket;
   server.flags = SMFIF_ADDHDRS;
+  server.unix_socket_mode = common.socket_mode;
+  server.unix_socket_owner = common.user;
   server.on_listening = [&common] {
     drop_privileges(common.user);
     notify_ready(common.ready_fd);
