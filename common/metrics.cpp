@@ -95,6 +95,9 @@ struct Registry::Series {
   std::unique_ptr<Histogram> histogram;
 };
 
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   return find_or_add(name, help, Type::Counter, labels, nullptr).counter;
 }
@@ -197,8 +200,13 @@ std::string escape_help(std::string_view text) {
 std::string format_value(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  char buffer[32];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  // Like Go's strconv 'g' with shortest precision (what Prometheus clients write): plain
+  // decimals, exponent form only below 1e-4 or from 1e21 on.
+  double magnitude = std::fabs(value);
+  bool exponent = magnitude != 0 && (magnitude < 1e-4 || magnitude >= 1e21);
+  char buffer[400];  // the longest fixed form of a double below 1e21 is far shorter
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, value,
+                              exponent ? std::chars_format::scientific : std::chars_format::fixed);
   return std::string(buffer, result.ptr);
 }
 

@@ -81,6 +81,11 @@ std::vector<double> default_seconds_buckets();
 /// gauge() and histogram() stay valid as long as the registry.
 class Registry {
  public:
+  Registry();
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   /// The series `name{labels}` of a counter family; the same call again returns the same
   /// series. `name`: [a-zA-Z_:][a-zA-Z0-9_:]*, conventionally ending in "_total";
   /// label names [a-zA-Z_][a-zA-Z0-9_]*, not starting "__". `help` is one line of text.
@@ -118,8 +123,9 @@ class Registry {
 std::string escape_label_value(std::string_view value);
 /// Escapes HELP text for the text format: backslash and newline.
 std::string escape_help(std::string_view text);
-/// A sample value as the text format writes it: shortest round-trip decimal, "+Inf", "-Inf",
-/// "NaN".
+/// A sample value as the text format writes it (as Go clients do): shortest round-trip
+/// decimal ("0.0005", "2.5", "1"), exponent form below 1e-4 and from 1e21 ("5e-05",
+/// "1e+21"), "+Inf", "-Inf", "NaN".
 std::string format_value(double value);
 
 /// What /healthz reports: ready once the daemon serves (set_ready), and every check passing.
