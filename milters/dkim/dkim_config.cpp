@@ -133,3 +133,61 @@ DkimConfig build_dkim_config(const po::variables_map& values) {
 }
 
 }  // namespace postern::dkim
+
+namespace postern::dkim {
+namespace {
+
+metrics::Counter& message_counter(metrics::Registry& registry, const char* result) {
+  return registry.counter("postern_dkim_messages_total",
+                          "Messages judged at end of header: signed, or why not.",
+                          {{"result", result}});
+}
+
+metrics::Counter& signature_counter(metrics::Registry& registry, Algorithm algorithm) {
+  return registry.counter("postern_dkim_signatures_total", "DKIM-Signature fields added.",
+                          {{"algorithm", std::string(algorithm_name(algorithm))}});
+}
+
+metrics::Counter& error_counter(metrics::Registry& registry, const char* stage) {
+  return registry.counter("postern_dkim_milter_errors_total",
+                          "Faults in a milter step, answered with TEMPFAIL.", {{"stage", stage}});
+}
+
+}  // namespace
+
+DkimMetrics::DkimMetrics(metrics::Registry& registry)
+    : signed_messages(message_counter(registry, "signed")),
+      external_client(message_counter(registry, "external_client")),
+      no_from(message_counter(registry, "no_from")),
+      multiple_from(message_counter(registry, "multiple_from")),
+      from_without_domain(message_counter(registry, "from_without_domain")),
+      unparsable_from(message_counter(registry, "unparsable_from")),
+      no_key(message_counter(registry, "no_key")),
+      rsa_sha256(signature_counter(registry, Algorithm::RsaSha256)),
+      ed25519_sha256(signature_counter(registry, Algorithm::Ed25519Sha256)),
+      eoh_errors(error_counter(registry, "eoh")),
+      body_errors(error_counter(registry, "body")),
+      eom_errors(error_counter(registry, "eom")),
+      signing_seconds(registry.histogram(
+          "postern_dkim_signing_seconds",
+          "Time from end of message to DKIM-Signature fields inserted, in seconds.",
+          metrics::default_seconds_buckets())) {}
+
+metrics::Counter& DkimMetrics::messages(SkipReason reason) const {
+  switch (reason) {
+    case SkipReason::None: return signed_messages;
+    case SkipReason::ExternalClient: return external_client;
+    case SkipReason::NoFrom: return no_from;
+    case SkipReason::MultipleFrom: return multiple_from;
+    case SkipReason::FromWithoutDomain: return from_without_domain;
+    case SkipReason::UnparsableFrom: return unparsable_from;
+    case SkipReason::NoKey: return no_key;
+  }
+  return no_key;  // not reached: every enumerator is handled
+}
+
+metrics::Counter& DkimMetrics::signatures(Algorithm algorithm) const {
+  return algorithm == Algorithm::RsaSha256 ? rsa_sha256 : ed25519_sha256;
+}
+
+}  // namespace postern::dkim

@@ -3,6 +3,7 @@
 // and MessageSigner for the DKIM-Signature fields, and inserts them at the top of the header
 // (RFC 6376 §5.6; smfi_insheader index 0). Unsigned mail passes with one log line saying why.
 // Faults (OpenSSL, libmilter) throw; the adapter in common/milter.cpp turns them into TEMPFAIL.
+// Counts every outcome, signature and fault in DkimMetrics.
 #pragma once
 
 #include <memory>
@@ -16,7 +17,9 @@ namespace postern::dkim {
 
 class DkimSession : public MilterSession {
  public:
-  explicit DkimSession(const DkimConfig& config) : config_(config) {}
+  /// `config` and `metrics` are shared by all sessions and outlive them.
+  DkimSession(const DkimConfig& config, const DkimMetrics& metrics)
+      : config_(config), metrics_(metrics) {}
   MilterStatus on_connect(MilterContext& ctx, const ConnectInfo& info) override;
   MilterStatus on_mail_from(MilterContext& ctx, std::string_view sender) override;
   MilterStatus on_header(MilterContext& ctx, std::string_view name, std::string_view value) override;
@@ -26,10 +29,13 @@ class DkimSession : public MilterSession {
   void on_abort(MilterContext& ctx) override;
 
  private:
+  MilterStatus decide(MilterContext& ctx);
+  MilterStatus sign(MilterContext& ctx);
   void reset_message();
   std::string queue_id(MilterContext& ctx);
 
   const DkimConfig& config_;
+  const DkimMetrics& metrics_;
   std::string client_address_;
   // Per message.
   std::string auth_authen_;

@@ -8,6 +8,8 @@
 
 #include "common/config_error.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "common/metrics_server.hpp"
 #include "common/milter.hpp"
 #include "common/options.hpp"
 #include "common/process.hpp"
@@ -21,6 +23,17 @@ using namespace postern;
 
 namespace {
 
+// --metrics-listen: serve /metrics and /healthz on their own thread; nullptr when off.
+// Throws ConfigError when the address cannot be bound.
+std::unique_ptr<metrics::MetricsServer> start_metrics(const CommonOptions& common,
+                                                      const metrics::Registry& registry,
+                                                      const metrics::Health& health) {
+  if (common.metrics_listen.empty()) return nullptr;
+  auto server = std::make_unique<metrics::MetricsServer>(common.metrics_listen, registry, health);
+  log::info("metrics-listening").kv("address", common.metrics_listen);
+  return server;
+}
+
 int run(int argc, const char* const argv[]) {
   DaemonOptions options("dkim", "postern-dkim", "inet:8891@127.0.0.1");
   dkim::add_dkim_options(options.options());
@@ -33,6 +46,10 @@ int run(int argc, const char* const argv[]) {
     std::printf("postern-dkim: configuration OK\n");
     return 0;
   }
+  metrics::Registry registry;
+  metrics::Health health;
+  dkim::DkimMetrics dkim_metrics(registry);
+  auto metrics_server = start_metrics(common, registry, health);
 
   MilterServerConfig server;
   server.name = "postern-dkim";
@@ -40,12 +57,15 @@ int run(int argc, const char* const argv[]) {
   server.flags = SMFIF_ADDHDRS;
   server.unix_socket_mode = common.socket_mode;
   server.unix_socket_owner = common.user;
-  server.on_listening = [&common] {
+  server.on_listening = [&common, &health] {
     drop_privileges(common.user);
     notify_ready(common.ready_fd);
+    health.set_ready(true);
     log::info("listening").kv("socket", common.socket.milter_notation());
   };
-  return run_milter(server, [&config] { return std::make_unique<dkim::DkimSession>(config); });
+  return run_milter(server, [&config, &dkim_metrics] {
+    return std::make_unique<dkim::DkimSession>(config, dkim_metrics);
+  });
 }
 
 }  // namespace

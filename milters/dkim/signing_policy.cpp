@@ -6,9 +6,10 @@
 namespace postern::dkim {
 namespace {
 
-SigningPolicy::Decision skip(std::string reason) {
+SigningPolicy::Decision skip(SkipReason skip_reason, std::string reason) {
   SigningPolicy::Decision decision;
   decision.reason = std::move(reason);
+  decision.skip_reason = skip_reason;
   return decision;
 }
 
@@ -21,6 +22,17 @@ std::string from_reason(const FromAddress& from) {
     case FromOutcome::Ok: break;
   }
   return "";
+}
+
+SkipReason from_skip_reason(FromOutcome outcome) {
+  switch (outcome) {
+    case FromOutcome::Missing: return SkipReason::NoFrom;
+    case FromOutcome::Multiple: return SkipReason::MultipleFrom;
+    case FromOutcome::NoDomain: return SkipReason::FromWithoutDomain;
+    case FromOutcome::Unparsable: return SkipReason::UnparsableFrom;
+    case FromOutcome::Ok: break;
+  }
+  return SkipReason::None;
 }
 
 }  // namespace
@@ -40,12 +52,16 @@ bool SigningPolicy::internal(std::string_view client_address, std::string_view a
 SigningPolicy::Decision SigningPolicy::decide(std::string_view client_address,
                                               std::string_view auth_authen,
                                               const std::vector<std::string>& from_values) const {
-  if (!internal(client_address, auth_authen)) return skip("external client");
+  if (!internal(client_address, auth_authen)) {
+    return skip(SkipReason::ExternalClient, "external client");
+  }
   FromAddress from = parse_from(from_values);
-  if (from.outcome != FromOutcome::Ok) return skip(from_reason(from));
+  if (from.outcome != FromOutcome::Ok) {
+    return skip(from_skip_reason(from.outcome), from_reason(from));
+  }
   Decision decision;
   decision.keys = keys_.find(from.address, sign_subdomains_);
-  if (decision.keys.empty()) return skip("no key for domain " + from.domain);
+  if (decision.keys.empty()) return skip(SkipReason::NoKey, "no key for domain " + from.domain);
   decision.sign = true;
   return decision;
 }

@@ -16,12 +16,24 @@ namespace postern::dkim {
 /// RFC 1918 / RFC 4193 private networks), the --internal-hosts default.
 std::string default_internal_hosts();
 
+/// Why a message is not signed, as a class (metrics); Decision::reason has the details.
+enum class SkipReason {
+  None,               // signed
+  ExternalClient,     // not from --internal-hosts, not authenticated, not local
+  NoFrom,             // no From: field
+  MultipleFrom,       // several From: fields or mailboxes
+  FromWithoutDomain,  // From: mailbox without a domain
+  UnparsableFrom,     // From: value that does not parse
+  NoKey               // no key for the From: domain
+};
+
 class SigningPolicy {
  public:
   struct Decision {
     bool sign = false;
     std::vector<SigningKey> keys;  // when sign: one RSA and/or one Ed25519 key
     std::string reason;            // when not: "external client", "no From:", ...
+    SkipReason skip_reason = SkipReason::None;  // when not: the class of `reason`
   };
 
   /// `sign_subdomains`: a parent domain's --domain key signs subdomain mail (d= the parent).
