@@ -69,7 +69,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 void Histogram::observe(double value) noexcept {
   if (std::isnan(value)) return;
   auto bound = std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value);
-  buckets_[static_cast<size_t>(bound - upper_bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+  buckets_[static_cast<size_t>(bound - upper_bounds_.begin())].fetch_add(1,
+                                                                         std::memory_order_relaxed);
   sum_.fetch_add(value, std::memory_order_relaxed);
 }
 
@@ -111,8 +112,8 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *find_or_add(name, help, Type::Histogram, labels, &upper_bounds).histogram;
 }
 
-Registry::Series& Registry::find_or_add(const std::string& name, const std::string& help,
-                                        Type type, const Labels& labels,
+Registry::Series& Registry::find_or_add(const std::string& name, const std::string& help, Type type,
+                                        const Labels& labels,
                                         const std::vector<double>* upper_bounds) {
   check_names(name, labels, type == Type::Histogram);
   std::lock_guard lock(mutex_);
@@ -127,7 +128,8 @@ Registry::Series& Registry::find_or_add(const std::string& name, const std::stri
   auto series = std::make_unique<Series>();
   series->labels = labels;
   if (upper_bounds) {
-    if (!family.series.empty() && family.series.front()->histogram->upper_bounds() != *upper_bounds) {
+    if (!family.series.empty() &&
+        family.series.front()->histogram->upper_bounds() != *upper_bounds) {
       throw std::invalid_argument("histogram " + name + " registered with other buckets");
     }
     series->histogram = std::make_unique<Histogram>(*upper_bounds);
@@ -178,10 +180,14 @@ std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -190,9 +196,12 @@ std::string escape_help(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

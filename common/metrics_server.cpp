@@ -30,7 +30,9 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr int kMaxConnections = 64;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
-std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
+std::string_view to_std(beast::string_view text) {
+  return {text.data(), text.size()};
+}
 
 HttpAnswer plain(unsigned status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body)};
@@ -69,8 +71,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(beast::error_code ec, size_t) {
     if (ec) return on_read_error(ec);
     const auto& request = parser_->get();
-    HttpAnswer answer =
-        answer_request(to_std(request.method_string()), to_std(request.target()), registry_, health_);
+    HttpAnswer answer = answer_request(to_std(request.method_string()), to_std(request.target()),
+                                       registry_, health_);
     send(std::move(answer), request.version(), request.keep_alive());
   }
 
@@ -152,7 +154,8 @@ HttpAnswer answer_request(std::string_view method, std::string_view target,
                           const Registry& registry, const Health& health) {
   if (method != "GET") return plain(405, "method not allowed\n");
   std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", registry.render()};
+  if (path == "/metrics")
+    return {200, "text/plain; version=0.0.4; charset=utf-8", registry.render()};
   if (path == "/healthz") {
     Health::Status status = health.status();
     return plain(status.ok ? 200 : 503, std::move(status.text));
@@ -196,9 +199,8 @@ void MetricsServer::Impl::bind(const std::string& listen) {
 }
 
 void MetricsServer::Impl::accept() {
-  acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
-    on_accept(ec, std::move(socket));
-  });
+  acceptor_.async_accept(
+      io_, [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
 }
 
 void MetricsServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -235,7 +237,8 @@ MetricsServer::MetricsServer(const std::string& listen, const Registry& registry
     : impl_(std::make_unique<Impl>(registry, health)) {
   impl_->bind(listen);
   impl_->accept();
-  with_signals_blocked([this] { impl_->thread_ = std::thread([impl = impl_.get()] { impl->run(); }); });
+  with_signals_blocked(
+      [this] { impl_->thread_ = std::thread([impl = impl_.get()] { impl->run(); }); });
 }
 
 MetricsServer::~MetricsServer() {
@@ -243,6 +246,8 @@ MetricsServer::~MetricsServer() {
   if (impl_->thread_.joinable()) impl_->thread_.join();
 }
 
-uint16_t MetricsServer::port() const { return impl_->acceptor_.local_endpoint().port(); }
+uint16_t MetricsServer::port() const {
+  return impl_->acceptor_.local_endpoint().port();
+}
 
 }  // namespace postern::metrics

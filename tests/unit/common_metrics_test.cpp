@@ -87,9 +87,10 @@ TEST(MetricsRegistry, FormatValue) {
   struct Case {
     double value;
     const char* want;
-  } cases[] = {{0, "0"}, {1, "1"}, {0.0005, "0.0005"}, {0.00005, "5e-05"},
-               {-2.5, "-2.5"}, {123456789012, "123456789012"}, {1e21, "1e+21"},
-               {INFINITY, "+Inf"}, {-INFINITY, "-Inf"}, {NAN, "NaN"}};
+  } cases[] = {{0, "0"},           {1, "1"},           {0.0005, "0.0005"},
+               {0.00005, "5e-05"}, {-2.5, "-2.5"},     {123456789012, "123456789012"},
+               {1e21, "1e+21"},    {INFINITY, "+Inf"}, {-INFINITY, "-Inf"},
+               {NAN, "NaN"}};
   for (const Case& c : cases) EXPECT_EQ(format_value(c.value), c.want) << "value " << c.value;
 }
 
@@ -146,8 +147,11 @@ TEST(MetricsHealth, ReadinessAndChecks) {
   EXPECT_TRUE(health.status().ok);
   EXPECT_EQ(health.status().text, "ok\n");
   bool engine_loaded = false;
-  health.add_check("clamav", [&] { return Health::CheckResult{engine_loaded, "engine not loaded"}; });
-  health.add_check("redis", []() -> Health::CheckResult { throw std::runtime_error("connection refused"); });
+  health.add_check("clamav", [&] {
+    return Health::CheckResult{engine_loaded, "engine not loaded"};
+  });
+  health.add_check("redis",
+                   []() -> Health::CheckResult { throw std::runtime_error("connection refused"); });
   EXPECT_EQ(health.status().text, "clamav: engine not loaded\nredis: connection refused\n");
   engine_loaded = true;
   EXPECT_EQ(health.status().text, "redis: connection refused\n");
@@ -158,8 +162,10 @@ TEST(MetricsServer, ParseListenAddress) {
     const char* text;
     const char* host;
     uint16_t port;
-  } cases[] = {{"127.0.0.1:9101", "127.0.0.1", 9101}, {"[::1]:9101", "::1", 9101},
-               {"::1:9101", "::1", 9101},             {"localhost:0", "localhost", 0}};
+  } cases[] = {{"127.0.0.1:9101", "127.0.0.1", 9101},
+               {"[::1]:9101", "::1", 9101},
+               {"::1:9101", "::1", 9101},
+               {"localhost:0", "localhost", 0}};
   for (const Case& c : cases) {
     ListenAddress got = parse_listen_address(c.text);
     EXPECT_EQ(got.host, c.host) << c.text;
@@ -226,7 +232,8 @@ class Client {
     for (;;) {
       size_t end = text.find("\r\n\r\n", at);
       size_t length_at = text.find("Content-Length: ", at);
-      if (end == std::string::npos || length_at == std::string::npos || length_at > end) return count;
+      if (end == std::string::npos || length_at == std::string::npos || length_at > end)
+        return count;
       size_t length = std::stoul(text.substr(length_at + 16));
       if (text.size() < end + 4 + length) return count;
       at = end + 4 + length;
@@ -252,7 +259,9 @@ TEST_F(MetricsServerTest, ServesMetricsAndHealthOnOneKeepAliveConnection) {
   client.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string got = client.read_responses(2);
   EXPECT_EQ(got.find("HTTP/1.1 200 OK\r\n"), 0u) << got;
-  EXPECT_NE(got.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            std::string::npos)
+      << got;
   EXPECT_NE(got.find("\r\n\r\n# HELP postern_test_total Test counter.\n"
                      "# TYPE postern_test_total counter\n"
                      "postern_test_total{result=\"ok\"} 7\n"),
@@ -274,7 +283,9 @@ TEST_F(MetricsServerTest, HealthzOkOnceReady) {
 TEST_F(MetricsServerTest, NotFoundMethodNotAllowedAndOversizedRequests) {
   {
     Client client(server_->port());
-    client.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\nPOST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    client.send(
+        "GET /nope HTTP/1.1\r\nHost: x\r\n\r\nPOST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        "0\r\n\r\n");
     std::string got = client.read_responses(2);
     EXPECT_EQ(got.find("HTTP/1.1 404 Not Found\r\n"), 0u) << got;
     EXPECT_NE(got.find("HTTP/1.1 405 Method Not Allowed\r\n"), std::string::npos) << got;
