@@ -29,6 +29,7 @@ struct Server {
   MilterSessionFactory factory;
   std::string conn;                   // smfi_setconn keeps using it
   std::atomic<bool> skip_ok{false};   // MTA offered SMFIP_SKIP
+  std::atomic<bool> nr_hdr{false};    // SMFIP_NR_HDR negotiated: header callbacks do not reply
   std::atomic<bool> leadspc{false};   // SMFIP_HDR_LEADSPC negotiated
   std::atomic<bool> warned_leadspc{false};
 };
@@ -46,7 +47,29 @@ char* c_str(const std::string& s) { return const_cast<char*>(s.c_str()); }  // l
 
 std::string_view text(const char* p) { return p ? std::string_view(p) : std::string_view(); }
 
-MilterSession* session_of(SMFICTX* ctx) { return static_cast<MilterSession*>(smfi_getpriv(ctx)); }
+// What smfi_setpriv holds for one SMTP connection.
+struct Connection {
+  std::unique_ptr<MilterSession> session;
+  // A status other than CONTINUE produced in a step that sends no reply (SMFIP_NR_HDR); it is
+  // given at the next step that replies, so a fault there still ends in TEMPFAIL.
+  int deferred = SMFIS_CONTINUE;
+};
+
+Connection* connection_of(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+
+MilterSession* session_of(SMFICTX* ctx) {
+  Connection* c = connection_of(ctx);
+  return c ? c->session.get() : nullptr;
+}
+
+// The status deferred from a no-reply step, if any (and forget it).
+int take_deferred(SMFICTX* ctx) {
+  Connection* c = connection_of(ctx);
+  if (!c) return SMFIS_CONTINUE;
+  int status = c->deferred;
+  c->deferred = SMFIS_CONTINUE;
+  return status;
+}
 
 }  // namespace
 
@@ -138,9 +161,12 @@ ConnectInfo connect_info(const char* hostname, const sockaddr* hostaddr) {
   return info;
 }
 
-unsigned long negotiate_steps(unsigned long offered, bool wants_body) {
+unsigned long negotiate_steps(unsigned long offered, const MilterServerConfig& config) {
   unsigned long wanted = SMFIP_HDR_LEADSPC | SMFIP_SKIP | SMFIP_NOUNKNOWN | SMFIP_NODATA;
-  if (!wants_body) wanted |= SMFIP_NOBODY;
+  if (!config.wants_body) wanted |= SMFIP_NOBODY;
+  if (!config.wants_helo) wanted |= SMFIP_NOHELO;
+  if (!config.wants_rcpt) wanted |= SMFIP_NORCPT;
+  if (!config.header_replies) wanted |= SMFIP_NR_HDR;
   return offered & wanted;
 }
 
@@ -168,10 +194,11 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
     return SMFIS_REJECT;
   }
   *pf0 = s.config.flags;
-  *pf1 = detail::negotiate_steps(f1, s.config.wants_body);
+  *pf1 = detail::negotiate_steps(f1, s.config);
   *pf2 = 0;
   *pf3 = 0;
   s.skip_ok = (f1 & SMFIP_SKIP) != 0;
+  s.nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
   s.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
   if (!s.leadspc && !s.warned_leadspc.exchange(true)) {
     log::warning("milter-negotiate").kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");
@@ -182,11 +209,12 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
 sfsistat on_connect(SMFICTX* raw, char* hostname, _SOCK_ADDR* hostaddr) {
   MilterContext ctx(raw);
   return detail::guarded_call("connect", ctx, [&] {
-    std::unique_ptr<MilterSession> session = server().factory();
-    if (!session) throw MilterError("session factory returned no session");
-    check(smfi_setpriv(raw, session.get()), "smfi_setpriv", "connect");
-    MilterSession* owned = session.release();  // on_close takes it back
-    return owned->on_connect(ctx, detail::connect_info(hostname, hostaddr));
+    auto connection = std::make_unique<Connection>();
+    connection->session = server().factory();
+    if (!connection->session) throw MilterError("session factory returned no session");
+    check(smfi_setpriv(raw, connection.get()), "smfi_setpriv", "connect");
+    Connection* owned = connection.release();  // on_close takes it back
+    return owned->session->on_connect(ctx, detail::connect_info(hostname, hostaddr));
   });
 }
 
@@ -198,6 +226,7 @@ sfsistat on_helo(SMFICTX* raw, char* helo) {
 
 sfsistat on_envfrom(SMFICTX* raw, char** argv) {
   MilterContext ctx(raw);
+  take_deferred(raw);  // a new message starts clean
   std::string_view sender = argv ? text(argv[0]) : std::string_view();
   return detail::guarded_session_call("mail", ctx, session_of(raw),
                                       [&](MilterSession& s) { return s.on_mail_from(ctx, sender); });
@@ -212,13 +241,18 @@ sfsistat on_envrcpt(SMFICTX* raw, char** argv) {
 
 sfsistat on_header(SMFICTX* raw, char* name, char* value) {
   MilterContext ctx(raw);
-  return detail::guarded_session_call("header", ctx, session_of(raw), [&](MilterSession& s) {
+  int status = detail::guarded_session_call("header", ctx, session_of(raw), [&](MilterSession& s) {
     return s.on_header(ctx, text(name), text(value));
   });
+  if (!server().nr_hdr) return status;
+  Connection* c = connection_of(raw);
+  if (c && status != SMFIS_CONTINUE && c->deferred == SMFIS_CONTINUE) c->deferred = status;
+  return SMFIS_NOREPLY;
 }
 
 sfsistat on_eoh(SMFICTX* raw) {
   MilterContext ctx(raw);
+  if (int deferred = take_deferred(raw); deferred != SMFIS_CONTINUE) return deferred;
   return detail::guarded_session_call("eoh", ctx, session_of(raw),
                                       [&](MilterSession& s) { return s.on_end_of_header(ctx); });
 }
@@ -233,12 +267,14 @@ sfsistat on_body(SMFICTX* raw, unsigned char* chunk, size_t size) {
 
 sfsistat on_eom(SMFICTX* raw) {
   MilterContext ctx(raw);
+  if (int deferred = take_deferred(raw); deferred != SMFIS_CONTINUE) return deferred;
   return detail::guarded_session_call("eom", ctx, session_of(raw),
                                       [&](MilterSession& s) { return s.on_end_of_message(ctx); });
 }
 
 sfsistat on_abort(SMFICTX* raw) {
   MilterContext ctx(raw);
+  take_deferred(raw);
   MilterSession* session = session_of(raw);
   if (!session) return SMFIS_CONTINUE;  // creation failed at connect; already logged
   return detail::guarded_session_call("abort", ctx, session, [&](MilterSession& s) {
@@ -248,7 +284,7 @@ sfsistat on_abort(SMFICTX* raw) {
 }
 
 sfsistat on_close(SMFICTX* raw) {
-  std::unique_ptr<MilterSession> session(session_of(raw));  // deleted on return
+  std::unique_ptr<Connection> connection(connection_of(raw));  // deleted on return
   smfi_setpriv(raw, nullptr);
   return SMFIS_CONTINUE;
 }

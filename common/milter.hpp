@@ -100,6 +100,13 @@ struct MilterServerConfig {
   int timeout_seconds = 7210;
   /// When the session does not want body chunks (e.g. verify-only filters), skip them.
   bool wants_body = true;
+  /// Whether the MTA should send HELO and each RCPT TO (SMFIP_NOHELO / SMFIP_NORCPT otherwise).
+  bool wants_helo = true;
+  bool wants_rcpt = true;
+  /// false: the MTA does not wait for a reply to each header field (SMFIP_NR_HDR), saving one
+  /// round trip per field. A non-Continue header status (or a fault) is then answered at end
+  /// of header instead.
+  bool header_replies = true;
   /// Unix sockets only: mode set on the socket file, and an account ("" = leave as created)
   /// that becomes its owner and group, both before on_listening (i.e. before the privilege drop).
   /// Postfix must be able to connect: make it a member of the group, or use a 0666 socket in a

@@ -51,8 +51,9 @@ int guarded_session_call(const char* stage, MilterContext& ctx, MilterSession* s
 ConnectInfo connect_info(const char* hostname, const sockaddr* hostaddr);
 
 /// SMFIP_* protocol flags to request from the `offered` ones: HDR_LEADSPC, SKIP, NOUNKNOWN,
-/// NODATA, and NOBODY when !wants_body. No SMFIP_NR_* (a session may reply at any step).
-unsigned long negotiate_steps(unsigned long offered, bool wants_body);
+/// NODATA always; NOBODY, NOHELO, NORCPT when the config does not want those steps; NR_HDR
+/// when it does not need header replies (a header status is then deferred to end of header).
+unsigned long negotiate_steps(unsigned long offered, const MilterServerConfig& config);
 
 /// The value to send so the field reads "name:" + value (value starting with space/tab) or
 /// "name: " + value; `leadspc` = SMFIP_HDR_LEADSPC negotiated (else the MTA adds a space).

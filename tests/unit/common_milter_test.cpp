@@ -121,12 +121,21 @@ TEST(MilterConnectInfo, Addresses) {
 
 TEST(MilterNegotiate, Steps) {
   unsigned long postfix_offer = 0x1fffff;  // every step Postfix 3.x offers
-  unsigned long got = detail::negotiate_steps(postfix_offer, true);
+  MilterServerConfig all;
+  unsigned long got = detail::negotiate_steps(postfix_offer, all);
   unsigned long want = SMFIP_HDR_LEADSPC | SMFIP_SKIP | SMFIP_NOUNKNOWN | SMFIP_NODATA;
   EXPECT_EQ(got, want) << "got " << std::hex << got << ", want " << want;
-  EXPECT_EQ(detail::negotiate_steps(postfix_offer, false), want | SMFIP_NOBODY);
-  EXPECT_EQ(detail::negotiate_steps(0, false), 0ul) << "must never request what is not offered";
-  EXPECT_EQ(detail::negotiate_steps(postfix_offer, true) & (SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_EOH), 0ul);
+  EXPECT_EQ(got & (SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_EOH), 0ul) << "replies by default";
+
+  MilterServerConfig lean;
+  lean.wants_body = false;
+  lean.wants_helo = false;
+  lean.wants_rcpt = false;
+  lean.header_replies = false;
+  got = detail::negotiate_steps(postfix_offer, lean);
+  unsigned long want_lean = want | SMFIP_NOBODY | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NR_HDR;
+  EXPECT_EQ(got, want_lean) << "got " << std::hex << got << ", want " << want_lean;
+  EXPECT_EQ(detail::negotiate_steps(0, lean), 0ul) << "must never request what is not offered";
 }
 
 TEST(MilterHeaderValue, Spacing) {
