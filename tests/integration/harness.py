@@ -10,6 +10,8 @@ Environment (set by tests/integration/CMakeLists.txt; defaults for manual runs):
   POSTERN_IT_DKIM_BIN       path of the postern-dkim binary; when unset, or when
                          POSTERN_IT_MILTER=opendkim, OpenDKIM is the milter
                          under test (used to validate this harness).
+  POSTERN_IT_FAULT_MILTER_BIN  path of tests/integration/fault_milter (used by
+                         test_milter_faults.py; those tests skip when unset).
   POSTERN_IT_MILTER      "postern" (default when POSTERN_IT_DKIM_BIN is set) or
                          "opendkim".
   POSTERN_IT_KEEP        "1": keep the temp dir (its path is printed).
@@ -260,6 +262,49 @@ class OpenDkimMilter:
         return [OPENDKIM, "-f", "-x", conf]
 
 
+class FaultMilterSpec:
+    """fault_milter settings: the stage whose callback throws (connect, mail,
+    header, eoh, body, eom) and whether header fields get replies (False:
+    SMFIP_NR_HDR, as postern-dkim negotiates)."""
+
+    def __init__(self, stage, header_replies=False):
+        self.stage = stage
+        self.header_replies = header_replies
+
+
+class FaultMilter:
+    """tests/integration/fault_milter (POSTERN_IT_FAULT_MILTER_BIN): a milter
+    on common/milter.hpp whose session throws at one stage. Stopped with
+    SIGKILL: a test program needs no graceful stop, and libmilter takes ~4 s
+    to notice SIGTERM."""
+
+    name = "fault_milter"
+    can_dual_sign = False
+    has_ready_fd = True
+    logs_to_stderr = True
+    stop_signal = signal.SIGKILL
+
+    def __init__(self, binary):
+        self.binary = binary
+
+    def command(self, spec, port, workdir, ready_fd):
+        cmd = [self.binary, "--socket", "inet:%d@127.0.0.1" % port,
+               "--stage", spec.stage,
+               "--header-replies", "yes" if spec.header_replies else "no"]
+        if ready_fd is not None:
+            cmd += ["--ready-fd", str(ready_fd)]
+        return cmd
+
+
+def fault_milter_adapter():
+    binary = os.environ.get("POSTERN_IT_FAULT_MILTER_BIN", "")
+    if not binary:
+        raise unittest.SkipTest("POSTERN_IT_FAULT_MILTER_BIN not set")
+    if not os.access(binary, os.X_OK):
+        raise RuntimeError("%s is not executable" % binary)
+    return FaultMilter(binary)
+
+
 def milter_env():
     """Environment for the milter: the daemon reads POSTERN_DKIM_<OPTION>
     variables as options, so pass none of ours."""
@@ -363,6 +408,8 @@ def reap_stale(base):
                 pid = int(f.read())
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 mine = d.encode() in f.read()
+            # milters run in TMP/milter (fault_milter names no path of d)
+            mine = mine or os.readlink("/proc/%d/cwd" % pid).startswith(d)
             if mine:
                 os.killpg(pid, signal.SIGKILL)
         except (OSError, ValueError):
@@ -376,7 +423,8 @@ class Env:
     """Temp dir + smtp-sink + private Postfix (+ milter, started separately
     with start_milter). Use as a context manager or call close()."""
 
-    def __init__(self, name="it", relay_domains="example.net example.org"):
+    def __init__(self, name="it", relay_domains="example.net example.org",
+                 adapter=None):
         if os.geteuid() != 0:
             raise unittest.SkipTest("needs root (private Postfix instance)")
         for prog in (POSTFIX_INSTANCE, "/usr/sbin/smtp-sink",
@@ -399,7 +447,7 @@ class Env:
         self.milter_log = os.path.join(self.milter_dir, "stderr.log")
         self.milter = None
         self.milter_proc = None
-        self.adapter = milter_adapter()
+        self.adapter = adapter if adapter is not None else milter_adapter()
         self.relay_domains = relay_domains
         self._postfix_started = False
         self._seen_sink_files = set()
@@ -445,7 +493,7 @@ class Env:
         self.milter_proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             pass_fds=(wfd,) if wfd is not None else (),
-            start_new_session=True)
+            cwd=self.milter_dir, start_new_session=True)
         log.close()
         with open(os.path.join(self.milter_dir, "pid"), "w") as f:
             f.write("%d\n" % self.milter_proc.pid)
@@ -492,7 +540,8 @@ class Env:
             return
         if p.poll() is None:
             try:
-                os.killpg(p.pid, signal.SIGTERM)
+                os.killpg(p.pid, getattr(self.adapter, "stop_signal",
+                                         signal.SIGTERM))
             except ProcessLookupError:
                 pass
             try:
