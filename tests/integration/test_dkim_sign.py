@@ -13,6 +13,7 @@ the harness (tests that need postern-only behaviour are skipped then).
 
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -294,6 +295,56 @@ class TempfailTests(EnvTestCase):
         self.env.start_milter()
         d = self.env.send_and_wait(message("resend after restart"))
         self.assertSigned(d, opendkim=False)
+
+
+class MultiMessageTests(EnvTestCase):
+    """Several messages on one SMTP connection (one milter connection):
+    per-message state (header fields, From:, body hash, the decision) must
+    reset at MAIL FROM / RSET, and an Accept for an unsigned message must
+    not switch the milter off for the rest of the connection."""
+
+    def transaction(self, s, mail_from, msg):
+        """One MAIL/RCPT/DATA on an open connection; returns the queue id."""
+        self.assertEqual(s.mail(mail_from)[0], 250)
+        self.assertEqual(s.rcpt("bob@example.net")[0], 250)
+        code, reply = s.data(msg.encode())
+        self.assertEqual(code, 250, reply)
+        m = re.search(r"queued as ([0-9A-Za-z]+)", reply.decode())
+        self.assertTrue(m, reply)
+        return m.group(1)
+
+    def test_three_messages_on_one_connection(self):
+        s = self.env.connect()
+        try:
+            # 1: key, signed; a distinctive body so a stale body hash shows.
+            q1 = self.transaction(s, "alice@example.com", message(
+                "multi 1", body="first message body\r\n" * 50))
+            self.assertEqual(s.rset()[0], 250)
+            # 2: no key for its From: domain (milter answers Accept at end
+            # of header), no RSET before the next message.
+            q2 = self.transaction(s, "carol@example.org", message(
+                "multi 2", from_addr="carol@example.org"))
+            # an aborted transaction (milter abort callback), then RSET
+            self.assertEqual(s.mail("alice@example.com")[0], 250)
+            self.assertEqual(s.rcpt("bob@example.net")[0], 250)
+            self.assertEqual(s.rset()[0], 250)
+            # 3: key again, other headers and body.
+            q3 = self.transaction(s, "alice@example.com", message(
+                "multi 3", body="third\r\n",
+                extra_headers="X-Third: yes\r\n"))
+        finally:
+            s.quit()
+        d1 = self.env.wait_delivered(q1)
+        d2 = self.env.wait_delivered(q2)
+        d3 = self.env.wait_delivered(q3)
+        self.assertSigned(d1)
+        self.assertUnsigned(d2)
+        self.assertSigned(d3)
+        self.assertIn(b"X-Third: yes", d3.data)
+        self.assertLogged("dkim-sign", "queue_id=" + q1)
+        self.assertLogged("dkim-skip", "queue_id=" + q2,
+                          "no key for domain example.org")
+        self.assertLogged("dkim-sign", "queue_id=" + q3)
 
 
 class CheckConfigTests(unittest.TestCase):
