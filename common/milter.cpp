@@ -199,6 +199,10 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
   *pf3 = 0;
   s.skip_ok = (f1 & SMFIP_SKIP) != 0;
   s.nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+  log::debug("milter-negotiate")
+      .kv("offered_steps", static_cast<uint64_t>(f1))
+      .kv("requested_steps", static_cast<uint64_t>(*pf1))
+      .kv("no_header_replies", s.nr_hdr.load());
   s.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
   if (!s.leadspc && !s.warned_leadspc.exchange(true)) {
     log::warning("milter-negotiate").kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");

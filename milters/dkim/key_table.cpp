@@ -218,10 +218,29 @@ void take(const KeyStore::Entry& entry, std::string_view domain, std::vector<Sig
     if (chosen.key->algorithm() == entry.key->algorithm()) return;
   }
   std::string sdid = entry.sdid == "%" ? std::string(domain) : entry.sdid;
-  out.push_back(SigningKey{std::move(sdid), entry.selector, entry.key});
+  std::string auid = signing_identity(entry.signer, domain, sdid);
+  out.push_back(SigningKey{std::move(sdid), entry.selector, entry.key, std::move(auid)});
 }
 
 }  // namespace
+
+std::string signing_identity(std::string_view signer, std::string_view domain, std::string_view sdid) {
+  std::string auid;
+  for (char c : signer) {
+    if (c == '%') {
+      auid += domain;
+    } else {
+      auid += c;
+    }
+  }
+  size_t at = auid.rfind('@');
+  if (at == std::string::npos) return "";
+  std::string auid_domain = to_lower(std::string_view(auid).substr(at + 1));
+  bool within = auid_domain == sdid ||
+                (auid_domain.size() > sdid.size() && auid_domain.ends_with(sdid) &&
+                 auid_domain[auid_domain.size() - sdid.size() - 1] == '.');
+  return within ? auid : "";
+}
 
 void KeyStore::add(std::string domain, std::string selector,
                    std::shared_ptr<const PrivateKey> key) {
@@ -259,6 +278,7 @@ void KeyStore::load_opendkim_tables(const std::string& key_table,
     entry->sdid = found->second.sdid;
     entry->selector = found->second.selector;
     entry->key = found->second.key;
+    entry->signer = line.signer;
     added.push_back(std::move(entry));
   });
   entries_.insert(entries_.end(), added.begin(), added.end());

@@ -29,7 +29,7 @@ struct KeyTableLine {
 struct SigningTableLine {
   std::string pattern;
   std::string key_name;
-  std::string signer;  // optional i= value; accepted and not used yet
+  std::string signer;  // optional i= value; "%" = the From: domain
 };
 
 /// Outcome of parsing one line: Record (fields filled), Blank (empty or comment) or Error
@@ -58,6 +58,12 @@ struct KeyStore::Entry {
   std::string sdid;      // "%" = From: domain
   std::string selector;
   std::shared_ptr<const PrivateKey> key;
+  std::string signer;    // SigningTable's i= field ("%" = From: domain), "" = none
 };
+
+/// The i= for a SigningTable `signer` field once "%" is replaced by the From: `domain`; ""
+/// when there is none or when its domain is not `sdid` or a subdomain of it (RFC 6376 §3.5;
+/// opendkim.conf(5) drops a conflicting i= the same way).
+std::string signing_identity(std::string_view signer, std::string_view domain, std::string_view sdid);
 
 }  // namespace postern::dkim

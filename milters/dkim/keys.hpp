@@ -62,6 +62,9 @@ struct SigningKey {
   std::string sdid;
   std::string selector;
   std::shared_ptr<const PrivateKey> key;
+  /// i= (agent or user identifier, RFC 6376 §3.5), "" = none. Always sdid or a subdomain of it
+  /// after the "@" (KeyStore::find drops one that conflicts with d=, as OpenDKIM does).
+  std::string auid = {};
 };
 
 /// Which keys sign mail from which From: address.

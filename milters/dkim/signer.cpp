@@ -12,6 +12,22 @@
 namespace postern::dkim {
 namespace {
 
+// dkim-quoted-printable (RFC 6376 §2.11): octets outside 0x21..0x7E, ';' and '=' become =XX.
+std::string dkim_quoted_printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c > 0x20 && c < 0x7F && c != ';' && c != '=') {
+      out += static_cast<char>(c);
+    } else {
+      out += '=';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
 constexpr size_t kMaxLine = 78;  // RFC 5322 §2.1.1 SHOULD
 constexpr std::string_view kFieldName = "DKIM-Signature";
 constexpr size_t kMaxSignedFields = 1000;  // cap on stored header fields we may sign
@@ -266,6 +282,7 @@ struct MessageSigner::Impl {
     folder.tag("a=" + std::string(algorithm_name(key.key->algorithm())) + ";");
     folder.tag("c=" + config.canonicalization.to_string() + ";");
     folder.tag("d=" + key.sdid + ";");
+    if (!key.auid.empty()) folder.tag("i=" + dkim_quoted_printable(key.auid) + ";");
     folder.tag("s=" + key.selector + ";");
     folder.tag("t=" + std::to_string(now) + ";");
     if (config.expire_seconds && *config.expire_seconds > 0) {

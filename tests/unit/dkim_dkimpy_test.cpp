@@ -101,7 +101,10 @@ class Dkimpy : public ::testing::Test {
 TEST_F(Dkimpy, VerifiesOurSignatures) {
   auto rsa = generate("RSA", 2048);
   auto ed = generate("ED25519", 0);
-  std::vector<SigningKey> keys{{"example.com", "rsa1", rsa}, {"example.com", "ed1", ed}};
+  // The RSA signature also carries i= (a SigningTable signer field), which dkimpy checks
+  // against d=.
+  std::vector<SigningKey> keys{{"example.com", "rsa1", rsa, "bounce+x@mail.example.com"},
+                               {"example.com", "ed1", ed}};
   std::ofstream(dir_ / "dns.txt")
       << "rsa1._domainkey.example.com.\tv=DKIM1; k=rsa; p=" << rsa->public_key_base64() << "\n"
       << "ed1._domainkey.example.com.\tv=DKIM1; k=ed25519; p=" << ed->public_key_base64() << "\n";

@@ -135,6 +135,37 @@ TEST_F(Keys, OpendkimTables) {
   EXPECT_EQ(sales[1].selector, "e2024");
 }
 
+TEST_F(Keys, SigningTableSignerBecomesAuid) {
+  std::string rsa_path = write("rsa.pem", pem_of("RSA", 1024));
+  std::string key_table = write("KeyTable", "rsa example.com:r1:" + rsa_path + "\n"
+                                            "any %:r2:" + rsa_path + "\n");
+  std::string signing = write("SigningTable.re",
+                              "*@mail.example.com rsa @mail.example.com\n"   // subdomain of d=: kept
+                              "*@example.com rsa bounces@example.com\n"
+                              "*@example.net rsa @example.net\n"             // conflicts with d=
+                              "*@example.org any @%\n");                     // "%" = From: domain
+  KeyStore store;
+  store.load_opendkim_tables(key_table, "refile:" + signing);
+  struct Case {
+    std::string from, want_sdid, want_auid;
+  } cases[] = {
+      {"a@mail.example.com", "example.com", "@mail.example.com"},
+      {"a@example.com", "example.com", "bounces@example.com"},
+      {"a@example.net", "example.com", ""},
+      {"a@example.org", "example.org", "@example.org"},
+  };
+  for (const Case& c : cases) {
+    auto keys = store.find(c.from, false);
+    ASSERT_EQ(keys.size(), 1u) << c.from;
+    EXPECT_EQ(keys[0].sdid, c.want_sdid) << c.from;
+    EXPECT_EQ(keys[0].auid, c.want_auid) << c.from << ": got i=" << keys[0].auid << ", want "
+                                         << c.want_auid;
+  }
+  EXPECT_EQ(signing_identity("@Sub.Example.com", "x", "example.com"), "@Sub.Example.com");
+  EXPECT_EQ(signing_identity("@notexample.com", "x", "example.com"), "");
+  EXPECT_EQ(signing_identity("no-at-sign", "x", "example.com"), "");
+}
+
 TEST_F(Keys, TableErrorsSayFileAndLine) {
   std::string ed_path = write("ed.pem", pem_of("ED25519", 0));
   std::string key_table = write("KeyTable", "ed example.com:e:" + ed_path + "\nbad line here\n");

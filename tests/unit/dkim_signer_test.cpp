@@ -58,6 +58,16 @@ TEST(Signer, TagOrderAndValues) {
   for (size_t i = 1; i < std::size(order); ++i) EXPECT_LT(order[i - 1], order[i]) << v;
 }
 
+TEST(Signer, AuidAfterSdidInQuotedPrintable) {
+  SigningKey key{"example.com", "sel", ed25519(), "a;b=c d@mail.example.com"};
+  std::string v = sign(SignerConfig{}, {key}, kHeaders, "").at(0);
+  EXPECT_EQ(tag(v, "i"), "a=3Bb=3Dc=20d@mail.example.com") << v;
+  EXPECT_LT(v.find("d="), v.find("i=")) << v;
+  EXPECT_LT(v.find("i="), v.find("s=")) << v;
+  std::string none = sign(SignerConfig{}, {{"example.com", "sel", ed25519()}}, kHeaders, "").at(0);
+  EXPECT_EQ(tag(none, "i"), "<none>") << none;
+}
+
 TEST(Signer, NoExpireNoX) {
   auto values = sign(SignerConfig{}, {{"example.com", "sel", ed25519()}}, kHeaders, "");
   EXPECT_EQ(tag(values[0], "x"), "<none>");
