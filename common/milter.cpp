@@ -29,7 +29,7 @@ struct Server {
   MilterSessionFactory factory;
   std::string conn;                   // smfi_setconn keeps using it
   std::atomic<bool> skip_ok{false};   // MTA offered SMFIP_SKIP
-  std::atomic<bool> nr_hdr{false};    // SMFIP_NR_HDR negotiated: header callbacks do not reply
+  std::atomic<unsigned long> steps{0};  // the SMFIP_* steps negotiated (NR_* = no reply)
   std::atomic<bool> leadspc{false};   // SMFIP_HDR_LEADSPC negotiated
   std::atomic<bool> warned_leadspc{false};
 };
@@ -50,8 +50,11 @@ std::string_view text(const char* p) { return p ? std::string_view(p) : std::str
 // What smfi_setpriv holds for one SMTP connection.
 struct Connection {
   std::unique_ptr<MilterSession> session;
-  // A status other than CONTINUE produced in a step that sends no reply (SMFIP_NR_HDR); it is
-  // given at the next step that replies, so a fault there still ends in TEMPFAIL.
+  // A status other than CONTINUE from the connect step: given to every message of the
+  // connection (a session whose connect failed must not go on with half its facts).
+  int connect_status = SMFIS_CONTINUE;
+  // A status other than CONTINUE produced in a step of this message that sends no reply
+  // (SMFIP_NR_*); given at the next step that replies, so a fault there still ends in TEMPFAIL.
   int deferred = SMFIS_CONTINUE;
 };
 
@@ -62,13 +65,28 @@ MilterSession* session_of(SMFICTX* ctx) {
   return c ? c->session.get() : nullptr;
 }
 
-// The status deferred from a no-reply step, if any (and forget it).
-int take_deferred(SMFICTX* ctx) {
+// Forget what a no-reply step of the previous message left (new message, abort).
+void clear_deferred(SMFICTX* ctx) {
+  if (Connection* c = connection_of(ctx)) c->deferred = SMFIS_CONTINUE;
+}
+
+// At a step that replies: the status owed from the connect step or a no-reply step, if any.
+int pending_status(SMFICTX* ctx) {
   Connection* c = connection_of(ctx);
   if (!c) return SMFIS_CONTINUE;
+  if (c->connect_status != SMFIS_CONTINUE) return c->connect_status;
   int status = c->deferred;
   c->deferred = SMFIS_CONTINUE;
   return status;
+}
+
+// A step's answer: itself when the MTA waits for a reply (`no_reply_flag` not negotiated);
+// otherwise SMFIS_NOREPLY, keeping a non-CONTINUE status for the next step that replies.
+int step_reply(SMFICTX* ctx, unsigned long no_reply_flag, int status) {
+  if ((server().steps & no_reply_flag) == 0) return status;
+  Connection* c = connection_of(ctx);
+  if (c && status != SMFIS_CONTINUE && c->deferred == SMFIS_CONTINUE) c->deferred = status;
+  return SMFIS_NOREPLY;
 }
 
 }  // namespace
@@ -166,7 +184,10 @@ unsigned long negotiate_steps(unsigned long offered, const MilterServerConfig& c
   if (!config.wants_body) wanted |= SMFIP_NOBODY;
   if (!config.wants_helo) wanted |= SMFIP_NOHELO;
   if (!config.wants_rcpt) wanted |= SMFIP_NORCPT;
+  if (!config.connect_replies) wanted |= SMFIP_NR_CONN;
+  if (!config.mail_replies) wanted |= SMFIP_NR_MAIL;
   if (!config.header_replies) wanted |= SMFIP_NR_HDR;
+  if (!config.body_replies) wanted |= SMFIP_NR_BODY;
   return offered & wanted;
 }
 
@@ -198,11 +219,10 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
   *pf2 = 0;
   *pf3 = 0;
   s.skip_ok = (f1 & SMFIP_SKIP) != 0;
-  s.nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+  s.steps = *pf1;
   log::debug("milter-negotiate")
       .kv("offered_steps", static_cast<uint64_t>(f1))
-      .kv("requested_steps", static_cast<uint64_t>(*pf1))
-      .kv("no_header_replies", s.nr_hdr.load());
+      .kv("requested_steps", static_cast<uint64_t>(*pf1));
   s.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
   if (!s.leadspc && !s.warned_leadspc.exchange(true)) {
     log::warning("milter-negotiate").kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");
@@ -212,7 +232,7 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
 
 sfsistat on_connect(SMFICTX* raw, char* hostname, _SOCK_ADDR* hostaddr) {
   MilterContext ctx(raw);
-  return detail::guarded_call("connect", ctx, [&] {
+  int status = detail::guarded_call("connect", ctx, [&] {
     auto connection = std::make_unique<Connection>();
     connection->session = server().factory();
     if (!connection->session) throw MilterError("session factory returned no session");
@@ -220,6 +240,9 @@ sfsistat on_connect(SMFICTX* raw, char* hostname, _SOCK_ADDR* hostaddr) {
     Connection* owned = connection.release();  // on_close takes it back
     return owned->session->on_connect(ctx, detail::connect_info(hostname, hostaddr));
   });
+  if (Connection* c = connection_of(raw)) c->connect_status = status;
+  // Without a session (factory failed) every later step faults, so TEMPFAIL still follows.
+  return step_reply(raw, SMFIP_NR_CONN, status);
 }
 
 sfsistat on_helo(SMFICTX* raw, char* helo) {
@@ -230,10 +253,11 @@ sfsistat on_helo(SMFICTX* raw, char* helo) {
 
 sfsistat on_envfrom(SMFICTX* raw, char** argv) {
   MilterContext ctx(raw);
-  take_deferred(raw);  // a new message starts clean
+  clear_deferred(raw);  // a new message starts clean
   std::string_view sender = argv ? text(argv[0]) : std::string_view();
-  return detail::guarded_session_call("mail", ctx, session_of(raw),
-                                      [&](MilterSession& s) { return s.on_mail_from(ctx, sender); });
+  int status = detail::guarded_session_call(
+      "mail", ctx, session_of(raw), [&](MilterSession& s) { return s.on_mail_from(ctx, sender); });
+  return step_reply(raw, SMFIP_NR_MAIL, status);
 }
 
 sfsistat on_envrcpt(SMFICTX* raw, char** argv) {
@@ -248,15 +272,12 @@ sfsistat on_header(SMFICTX* raw, char* name, char* value) {
   int status = detail::guarded_session_call("header", ctx, session_of(raw), [&](MilterSession& s) {
     return s.on_header(ctx, text(name), text(value));
   });
-  if (!server().nr_hdr) return status;
-  Connection* c = connection_of(raw);
-  if (c && status != SMFIS_CONTINUE && c->deferred == SMFIS_CONTINUE) c->deferred = status;
-  return SMFIS_NOREPLY;
+  return step_reply(raw, SMFIP_NR_HDR, status);
 }
 
 sfsistat on_eoh(SMFICTX* raw) {
   MilterContext ctx(raw);
-  if (int deferred = take_deferred(raw); deferred != SMFIS_CONTINUE) return deferred;
+  if (int pending = pending_status(raw); pending != SMFIS_CONTINUE) return pending;
   return detail::guarded_session_call("eoh", ctx, session_of(raw),
                                       [&](MilterSession& s) { return s.on_end_of_header(ctx); });
 }
@@ -264,21 +285,26 @@ sfsistat on_eoh(SMFICTX* raw) {
 sfsistat on_body(SMFICTX* raw, unsigned char* chunk, size_t size) {
   MilterContext ctx(raw);
   std::string_view bytes(reinterpret_cast<const char*>(chunk), chunk ? size : 0);
-  return detail::guarded_session_call(
+  bool quiet = (server().steps & SMFIP_NR_BODY) != 0;
+  if (!quiet) {
+    if (int pending = pending_status(raw); pending != SMFIS_CONTINUE) return pending;
+  }
+  int status = detail::guarded_session_call(
       "body", ctx, session_of(raw), [&](MilterSession& s) { return s.on_body(ctx, bytes); },
-      server().skip_ok);
+      server().skip_ok && !quiet);
+  return step_reply(raw, SMFIP_NR_BODY, status);
 }
 
 sfsistat on_eom(SMFICTX* raw) {
   MilterContext ctx(raw);
-  if (int deferred = take_deferred(raw); deferred != SMFIS_CONTINUE) return deferred;
+  if (int pending = pending_status(raw); pending != SMFIS_CONTINUE) return pending;
   return detail::guarded_session_call("eom", ctx, session_of(raw),
                                       [&](MilterSession& s) { return s.on_end_of_message(ctx); });
 }
 
 sfsistat on_abort(SMFICTX* raw) {
   MilterContext ctx(raw);
-  take_deferred(raw);
+  clear_deferred(raw);
   MilterSession* session = session_of(raw);
   if (!session) return SMFIS_CONTINUE;  // creation failed at connect; already logged
   return detail::guarded_session_call("abort", ctx, session, [&](MilterSession& s) {

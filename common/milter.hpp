@@ -103,10 +103,14 @@ struct MilterServerConfig {
   /// Whether the MTA should send HELO and each RCPT TO (SMFIP_NOHELO / SMFIP_NORCPT otherwise).
   bool wants_helo = true;
   bool wants_rcpt = true;
-  /// false: the MTA does not wait for a reply to each header field (SMFIP_NR_HDR), saving one
-  /// round trip per field. A non-Continue header status (or a fault) is then answered at end
-  /// of header instead.
+  /// false: the MTA does not wait for the reply to that step (SMFIP_NR_CONN, _MAIL, _HDR,
+  /// _BODY), saving one round trip each time. A non-Continue status (or a fault) of such a step
+  /// is then answered at the next step that replies (end of header, end of message); a connect
+  /// step that did not continue gives its status to every message of the connection.
+  bool connect_replies = true;
+  bool mail_replies = true;
   bool header_replies = true;
+  bool body_replies = true;
   /// Unix sockets only: mode set on the socket file, and an account ("" = leave as created)
   /// that becomes its owner and group, both before on_listening (i.e. before the privilege drop).
   /// Postfix must be able to connect: make it a member of the group, or use a 0666 socket in a

@@ -51,8 +51,8 @@ int guarded_session_call(const char* stage, MilterContext& ctx, MilterSession* s
 ConnectInfo connect_info(const char* hostname, const sockaddr* hostaddr);
 
 /// SMFIP_* protocol flags to request from the `offered` ones: HDR_LEADSPC, SKIP, NOUNKNOWN,
-/// NODATA always; NOBODY, NOHELO, NORCPT when the config does not want those steps; NR_HDR
-/// when it does not need header replies (a header status is then deferred to end of header).
+/// NODATA always; NOBODY, NOHELO, NORCPT when the config does not want those steps; NR_CONN,
+/// NR_MAIL, NR_HDR, NR_BODY when it does not need those replies (statuses are then deferred).
 unsigned long negotiate_steps(unsigned long offered, const MilterServerConfig& config);
 
 /// The value to send so the field reads "name:" + value (value starting with space/tab) or

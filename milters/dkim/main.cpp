@@ -57,7 +57,12 @@ int run(int argc, const char* const argv[]) {
   server.flags = SMFIF_ADDHDRS;
   server.wants_helo = false;       // signing needs connect, MAIL (auth), header and body only
   server.wants_rcpt = false;
-  server.header_replies = false;   // one round trip less per header field
+  // The steps before end of header always continue: no round trip for them. End of header
+  // replies (Accept ends the work on unsigned mail); end of message carries the signature.
+  server.connect_replies = false;
+  server.mail_replies = false;
+  server.header_replies = false;
+  server.body_replies = false;
   server.unix_socket_mode = common.socket_mode;
   server.unix_socket_owner = common.user;
   server.on_listening = [&common, &health] {

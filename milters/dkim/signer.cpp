@@ -79,9 +79,17 @@ void append_signed_views(Canon canon, const std::vector<FieldView>& fields,
   }
 }
 
+// SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up (under a lock)
+// at every use, which every signing thread would contend on.
+const EVP_MD* sha256_md() {
+  static const EvpMd md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  if (!md) throw std::runtime_error("EVP_MD_fetch SHA256: " + openssl_error());
+  return md.get();
+}
+
 std::string sha256(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  if (EVP_Digest(data.data(), data.size(), digest, nullptr, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), digest, nullptr, sha256_md(), nullptr) != 1) {
     throw std::runtime_error("EVP_Digest: " + openssl_error());
   }
   return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
@@ -167,7 +175,7 @@ void append_signed_headers(Canon header_canon, const std::vector<HeaderField>& h
 std::string sign_header_data(const PrivateKey& key, std::string_view data) {
   auto* pkey = static_cast<EVP_PKEY*>(key.evp_pkey());
   if (key.algorithm() == Algorithm::Ed25519Sha256) return digest_sign(pkey, nullptr, sha256(data));
-  return digest_sign(pkey, EVP_sha256(), data);
+  return digest_sign(pkey, sha256_md(), data);
 }
 
 std::string sign_with_template(const PrivateKey& key, Canon header_canon,
@@ -200,7 +208,7 @@ struct MessageSigner::Impl {
   Impl(const SignerConfig& c, std::vector<SigningKey> k)
       : config(c), keys(std::move(k)), body(c.canonicalization.body),
         body_digest(EVP_MD_CTX_new()) {
-    if (!body_digest || EVP_DigestInit_ex(body_digest.get(), EVP_sha256(), nullptr) != 1) {
+    if (!body_digest || EVP_DigestInit_ex(body_digest.get(), sha256_md(), nullptr) != 1) {
       throw std::runtime_error("EVP_DigestInit_ex: " + openssl_error());
     }
   }

@@ -3,12 +3,12 @@
 // never crosses into libmilter: Postfix sees TEMPFAIL, the adapter logs "milter-error".
 //
 // usage: fault_milter --socket SPEC --stage connect|mail|header|eoh|body|eom
-//                     [--header-replies yes|no] [--ready-fd FD]
+//                     [--step-replies yes|no] [--ready-fd FD]
 //
 // Which messages fault (all others pass untouched, so the process is seen to survive):
 //   connect            the client address is 203.0.113.66 (XCLIENT ADDR=203.0.113.66)
 //   mail ... eom       the envelope sender contains "fault"; "header" throws at the Subject:
-//                      field, i.e. in the middle of the header, so with --header-replies no
+//                      field, i.e. in the middle of the header, so with --step-replies no
 //                      (SMFIP_NR_HDR) the fault is answered at end of header.
 // Logs to stderr. Exit status 2 on a usage error.
 #include <strings.h>
@@ -38,7 +38,7 @@ enum class Stage { Connect, Mail, Header, Eoh, Body, Eom };
 struct Options {
   std::string socket;
   Stage stage = Stage::Eom;
-  bool header_replies = true;
+  bool step_replies = true;
   int ready_fd = -1;
 };
 
@@ -103,7 +103,7 @@ class FaultSession : public MilterSession {
 int usage(const char* why) {
   std::fprintf(stderr,
                "fault_milter: %s\nusage: fault_milter --socket SPEC "
-               "--stage connect|mail|header|eoh|body|eom [--header-replies yes|no] "
+               "--stage connect|mail|header|eoh|body|eom [--step-replies yes|no] "
                "[--ready-fd FD]\n",
                why);
   return 2;
@@ -121,9 +121,9 @@ int main(int argc, char* argv[]) {
       options.socket = std::string(value);
     } else if (arg == "--stage") {
       if (!parse_stage(value, options.stage)) return usage("unknown stage");
-    } else if (arg == "--header-replies") {
-      if (value != "yes" && value != "no") return usage("--header-replies wants yes or no");
-      options.header_replies = value == "yes";
+    } else if (arg == "--step-replies") {
+      if (value != "yes" && value != "no") return usage("--step-replies wants yes or no");
+      options.step_replies = value == "yes";
     } else if (arg == "--ready-fd") {
       options.ready_fd = std::atoi(std::string(value).c_str());
     } else {
@@ -136,7 +136,10 @@ int main(int argc, char* argv[]) {
     MilterServerConfig server;
     server.name = "fault_milter";
     server.socket = SocketSpec::parse(options.socket);
-    server.header_replies = options.header_replies;
+    server.connect_replies = options.step_replies;
+    server.mail_replies = options.step_replies;
+    server.header_replies = options.step_replies;
+    server.body_replies = options.step_replies;
     server.on_listening = [&options] { notify_ready(options.ready_fd); };
     Stage stage = options.stage;
     return run_milter(server, [stage] { return std::make_unique<FaultSession>(stage); });

@@ -296,9 +296,9 @@ class FaultMilterSpec:
     header, eoh, body, eom) and whether header fields get replies (False:
     SMFIP_NR_HDR, as postern-dkim negotiates)."""
 
-    def __init__(self, stage, header_replies=False):
+    def __init__(self, stage, step_replies=False):
         self.stage = stage
-        self.header_replies = header_replies
+        self.step_replies = step_replies
 
 
 class FaultMilter:
@@ -319,7 +319,7 @@ class FaultMilter:
     def command(self, spec, port, workdir, ready_fd):
         cmd = [self.binary, "--socket", "inet:%d@127.0.0.1" % port,
                "--stage", spec.stage,
-               "--header-replies", "yes" if spec.header_replies else "no"]
+               "--step-replies", "yes" if spec.step_replies else "no"]
         if ready_fd is not None:
             cmd += ["--ready-fd", str(ready_fd)]
         return cmd

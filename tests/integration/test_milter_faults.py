@@ -5,7 +5,7 @@ The milter is tests/integration/fault_milter (POSTERN_IT_FAULT_MILTER_BIN):
 its session throws std::runtime_error at one stage chosen on the command line
 (connect, mail, header, eoh, body, eom), only for messages whose envelope
 sender contains "fault" (connect: for client 203.0.113.66, played with
-XCLIENT ADDR). For every stage, with and without header replies
+XCLIENT ADDR). For every stage, with and without replies to the steps before end of header
 (SMFIP_NR_HDR, where a header fault is answered at end of header), this
 proves the adapter's promise: no exception crosses into libmilter; an
 unexpected error becomes TEMPFAIL plus one "milter-error" log line. So:
@@ -26,6 +26,9 @@ FAULT_CLIENT = "203.0.113.66"
 # stage -> SMTP step at which Postfix answers the TEMPFAIL (harness.SmtpError
 # stage names). connect: Postfix keeps the milter's connect verdict and
 # answers the next command that can be refused (MAIL FROM).
+# Where the client sees the 4xx when every step replies. With the steps before end of header
+# unanswered (SMFIP_NR_CONN/_MAIL/_HDR/_BODY), a connect or MAIL fault is answered at end of
+# header, which Postfix reports at end of DATA.
 SMTP_STEP = {
     "connect": "MAIL",
     "mail": "MAIL",
@@ -75,10 +78,10 @@ class MilterFaultTests(unittest.TestCase):
         return [line for line in self.env.milter_stderr().splitlines()
                 if "milter-error" in line and "stage=%s " % stage in line + " "]
 
-    def check_stage(self, stage, header_replies):
+    def check_stage(self, stage, step_replies):
         env = self.env
         env.stop_milter()
-        env.start_milter(harness.FaultMilterSpec(stage, header_replies))
+        env.start_milter(harness.FaultMilterSpec(stage, step_replies))
         sink_before = set(env.sink_files())
         logged_before = len(self.fault_log_lines(stage))
 
@@ -90,7 +93,8 @@ class MilterFaultTests(unittest.TestCase):
             env.submit(message("FAULT at %s" % stage), **kw)
         err = cm.exception
         self.assertTrue(400 <= err.code < 500, "want 4xx, got %s" % err)
-        self.assertEqual(err.stage, SMTP_STEP[stage], str(err))
+        want_step = SMTP_STEP[stage] if step_replies else "end of DATA"
+        self.assertEqual(err.stage, want_step, str(err))
 
         # The adapter logged the fault with its stage and answered TEMPFAIL.
         deadline = time.monotonic() + 5
@@ -122,13 +126,13 @@ class MilterFaultTests(unittest.TestCase):
 def _add_stage_tests():
     for stage in SMTP_STEP:
         for replies in (False, True):
-            name = "test_%s_%s" % (stage, "replies" if replies else "nr_hdr")
+            name = "test_%s_%s" % (stage, "replies" if replies else "no_replies")
 
             def test(self, stage=stage, replies=replies):
                 self.check_stage(stage, replies)
             test.__name__ = name
-            test.__doc__ = ("fault at %s, header replies %s -> 4xx, no loss"
-                            % (stage, "on" if replies else "off (NR_HDR)"))
+            test.__doc__ = ("fault at %s, step replies %s -> 4xx, no loss"
+                            % (stage, "on" if replies else "off (NR_CONN, NR_MAIL, NR_HDR, NR_BODY)"))
             setattr(MilterFaultTests, name, test)
 
 

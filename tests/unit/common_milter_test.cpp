@@ -131,9 +131,13 @@ TEST(MilterNegotiate, Steps) {
   lean.wants_body = false;
   lean.wants_helo = false;
   lean.wants_rcpt = false;
+  lean.connect_replies = false;
+  lean.mail_replies = false;
   lean.header_replies = false;
+  lean.body_replies = false;
   got = detail::negotiate_steps(postfix_offer, lean);
-  unsigned long want_lean = want | SMFIP_NOBODY | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NR_HDR;
+  unsigned long want_lean = want | SMFIP_NOBODY | SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NR_CONN |
+                            SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY;
   EXPECT_EQ(got, want_lean) << "got " << std::hex << got << ", want " << want_lean;
   EXPECT_EQ(detail::negotiate_steps(0, lean), 0ul) << "must never request what is not offered";
 }
