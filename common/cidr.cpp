@@ -39,7 +39,8 @@ IpAddress unmapped(const IpAddress& a) {
 }
 
 // True when the first `prefix` bits of a and b agree.
-bool prefix_equal(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, unsigned prefix) {
+bool prefix_equal(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b,
+                  unsigned prefix) {
   unsigned whole = prefix / 8, rest = prefix % 8;
   if (!std::equal(a.begin(), a.begin() + whole, b.begin())) return false;
   if (rest == 0) return true;
@@ -56,7 +57,8 @@ unsigned parse_prefix(std::string_view cidr, std::string_view digits, unsigned m
   if (digits.size() > 3) fail(cidr, "prefix length '" + std::string(digits) + "' is too long");
   unsigned value = 0;
   for (char c : digits) {
-    if (c < '0' || c > '9') fail(cidr, "prefix length '" + std::string(digits) + "' is not a number");
+    if (c < '0' || c > '9')
+      fail(cidr, "prefix length '" + std::string(digits) + "' is not a number");
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
   if (value > max) {
@@ -77,7 +79,8 @@ bool host_bits_zero(const IpAddress& a, unsigned prefix) {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (starts_with_nocase(text, "ipv6:")) text.remove_prefix(5);
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
+    text = text.substr(1, text.size() - 2);
   if (text.empty() || text.size() > max_address_text) return std::nullopt;
   std::string z(text);  // inet_pton needs a NUL-terminated string
   IpAddress out;
@@ -100,7 +103,8 @@ Cidr Cidr::parse(std::string_view text) {
   auto address = IpAddress::parse(text.substr(0, slash));
   if (!address) fail(text, "'" + std::string(text.substr(0, slash)) + "' is not an IP address");
   unsigned max = address->v6 ? 128 : 32;
-  unsigned prefix = slash == std::string_view::npos ? max : parse_prefix(text, text.substr(slash + 1), max);
+  unsigned prefix =
+      slash == std::string_view::npos ? max : parse_prefix(text, text.substr(slash + 1), max);
   if (!host_bits_zero(*address, prefix)) {
     fail(text, "address has bits set beyond the /" + std::to_string(prefix) + " prefix");
   }
@@ -127,7 +131,8 @@ CidrList CidrList::parse(std::string_view text) {
 }
 
 bool CidrList::contains(const IpAddress& address) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const Cidr& c) { return c.contains(address); });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const Cidr& c) { return c.contains(address); });
 }
 
 bool CidrList::contains(std::string_view address_text) const {

@@ -42,12 +42,23 @@ bool needs_quotes(std::string_view value) {
 void append_escaped(std::string& out, unsigned char c) {
   static constexpr char hex[] = "0123456789abcdef";
   switch (c) {
-    case '"': out += "\\\""; return;
-    case '\\': out += "\\\\"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    default: break;
+    case '"':
+      out += "\\\"";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    default:
+      break;
   }
   if (c >= 0x20 && c < 0x7f) {
     out += static_cast<char>(c);
@@ -60,18 +71,25 @@ void append_escaped(std::string& out, unsigned char c) {
 
 const char* prefix(Level level) {
   switch (level) {
-    case Level::Warning: return "warning: ";
-    case Level::Error: return "error: ";
-    default: return "";
+    case Level::Warning:
+      return "warning: ";
+    case Level::Error:
+      return "error: ";
+    default:
+      return "";
   }
 }
 
 int syslog_priority(Level level) {
   switch (level) {
-    case Level::Debug: return LOG_DEBUG;
-    case Level::Info: return LOG_INFO;
-    case Level::Warning: return LOG_WARNING;
-    case Level::Error: return LOG_ERR;
+    case Level::Debug:
+      return LOG_DEBUG;
+    case Level::Info:
+      return LOG_INFO;
+    case Level::Warning:
+      return LOG_WARNING;
+    case Level::Error:
+      return LOG_ERR;
   }
   return LOG_INFO;
 }
@@ -122,7 +140,9 @@ void append_value(std::string& out, std::string_view value) {
   out += '"';
 }
 
-void set_sink(Sink sink) { state().sink = std::move(sink); }
+void set_sink(Sink sink) {
+  state().sink = std::move(sink);
+}
 
 }  // namespace detail
 
@@ -173,8 +193,14 @@ Event& Event::kv(std::string_view key, std::string_view value) {
   return *this;
 }
 
-Event& Event::kv(std::string_view key, int64_t value) { return kv(key, number_text(value)); }
-Event& Event::kv(std::string_view key, uint64_t value) { return kv(key, number_text(value)); }
-Event& Event::kv(std::string_view key, double value) { return kv(key, number_text(value)); }
+Event& Event::kv(std::string_view key, int64_t value) {
+  return kv(key, number_text(value));
+}
+Event& Event::kv(std::string_view key, uint64_t value) {
+  return kv(key, number_text(value));
+}
+Event& Event::kv(std::string_view key, double value) {
+  return kv(key, number_text(value));
+}
 
 }  // namespace postern::log

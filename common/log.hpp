@@ -29,7 +29,9 @@ class Event {
   Event& operator=(const Event&) = delete;
   ~Event();
   Event& kv(std::string_view key, std::string_view value);
-  Event& kv(std::string_view key, const std::string& value) { return kv(key, std::string_view(value)); }
+  Event& kv(std::string_view key, const std::string& value) {
+    return kv(key, std::string_view(value));
+  }
   Event& kv(std::string_view key, const char* value) { return kv(key, std::string_view(value)); }
   Event& kv(std::string_view key, int64_t value);
   Event& kv(std::string_view key, uint64_t value);
@@ -44,9 +46,17 @@ class Event {
   std::string line_;
 };
 
-inline Event debug(std::string_view name) { return Event(Level::Debug, name); }
-inline Event info(std::string_view name) { return Event(Level::Info, name); }
-inline Event warning(std::string_view name) { return Event(Level::Warning, name); }
-inline Event error(std::string_view name) { return Event(Level::Error, name); }
+inline Event debug(std::string_view name) {
+  return Event(Level::Debug, name);
+}
+inline Event info(std::string_view name) {
+  return Event(Level::Info, name);
+}
+inline Event warning(std::string_view name) {
+  return Event(Level::Warning, name);
+}
+inline Event error(std::string_view name) {
+  return Event(Level::Error, name);
+}
 
 }  // namespace postern::log

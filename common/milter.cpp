@@ -27,10 +27,10 @@ namespace {
 struct Server {
   MilterServerConfig config;
   MilterSessionFactory factory;
-  std::string conn;                   // smfi_setconn keeps using it
-  std::atomic<bool> skip_ok{false};   // MTA offered SMFIP_SKIP
+  std::string conn;                     // smfi_setconn keeps using it
+  std::atomic<bool> skip_ok{false};     // MTA offered SMFIP_SKIP
   std::atomic<unsigned long> steps{0};  // the SMFIP_* steps negotiated (NR_* = no reply)
-  std::atomic<bool> leadspc{false};   // SMFIP_HDR_LEADSPC negotiated
+  std::atomic<bool> leadspc{false};     // SMFIP_HDR_LEADSPC negotiated
   std::atomic<bool> warned_leadspc{false};
 };
 
@@ -43,9 +43,13 @@ void check(int rc, const char* call, const std::string& what) {
   if (rc == MI_FAILURE) throw MilterError(std::string(call) + " failed for " + what);
 }
 
-char* c_str(const std::string& s) { return const_cast<char*>(s.c_str()); }  // libmilter takes char*
+char* c_str(const std::string& s) {
+  return const_cast<char*>(s.c_str());
+}  // libmilter takes char*
 
-std::string_view text(const char* p) { return p ? std::string_view(p) : std::string_view(); }
+std::string_view text(const char* p) {
+  return p ? std::string_view(p) : std::string_view();
+}
 
 // What smfi_setpriv holds for one SMTP connection.
 struct Connection {
@@ -58,7 +62,9 @@ struct Connection {
   int deferred = SMFIS_CONTINUE;
 };
 
-Connection* connection_of(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+Connection* connection_of(SMFICTX* ctx) {
+  return static_cast<Connection*>(smfi_getpriv(ctx));
+}
 
 MilterSession* session_of(SMFICTX* ctx) {
   Connection* c = connection_of(ctx);
@@ -116,15 +122,18 @@ void MilterContext::change_header(int index, const std::string& name, const std:
   if (!ctx_) throw MilterError("change_header: no milter connection");
   std::string wire = value.empty() ? value : detail::wire_header_value(value, server().leadspc);
   // libmilter deletes the field when given NULL (an empty string would keep an empty field).
-  check(smfi_chgheader(ctx_, c_str(name), index, wire.empty() ? nullptr : c_str(wire)), "smfi_chgheader", name);
+  check(smfi_chgheader(ctx_, c_str(name), index, wire.empty() ? nullptr : c_str(wire)),
+        "smfi_chgheader", name);
 }
 
-void MilterContext::set_reply(const std::string& rcode, const std::string& xcode, const std::string& text) {
+void MilterContext::set_reply(const std::string& rcode, const std::string& xcode,
+                              const std::string& text) {
   if (!ctx_) throw MilterError("set_reply: no milter connection");
   // smfi_setreply treats '%' as a format character; double it.
   std::string escaped;
   for (char c : text) escaped += (c == '%') ? std::string("%%") : std::string(1, c);
-  check(smfi_setreply(ctx_, c_str(rcode), c_str(xcode), c_str(escaped)), "smfi_setreply", rcode + " " + xcode);
+  check(smfi_setreply(ctx_, c_str(rcode), c_str(xcode), c_str(escaped)), "smfi_setreply",
+        rcode + " " + xcode);
 }
 
 void MilterContext::quarantine(const std::string& reason) {
@@ -138,12 +147,18 @@ namespace detail {
 
 int to_smfis(MilterStatus status, bool skip_allowed) {
   switch (status) {
-    case MilterStatus::Continue: return SMFIS_CONTINUE;
-    case MilterStatus::Accept: return SMFIS_ACCEPT;
-    case MilterStatus::Reject: return SMFIS_REJECT;
-    case MilterStatus::Discard: return SMFIS_DISCARD;
-    case MilterStatus::Tempfail: return SMFIS_TEMPFAIL;
-    case MilterStatus::Skip: return skip_allowed ? SMFIS_SKIP : SMFIS_CONTINUE;
+    case MilterStatus::Continue:
+      return SMFIS_CONTINUE;
+    case MilterStatus::Accept:
+      return SMFIS_ACCEPT;
+    case MilterStatus::Reject:
+      return SMFIS_REJECT;
+    case MilterStatus::Discard:
+      return SMFIS_DISCARD;
+    case MilterStatus::Tempfail:
+      return SMFIS_TEMPFAIL;
+    case MilterStatus::Skip:
+      return skip_allowed ? SMFIS_SKIP : SMFIS_CONTINUE;
   }
   return SMFIS_TEMPFAIL;  // not a MilterStatus: treat as a fault
 }
@@ -205,7 +220,8 @@ std::string wire_header_value(const std::string& value, bool leadspc) {
 namespace {
 
 sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
-                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                      unsigned long* pf3) {
   Server& s = server();
   if ((f0 & s.config.flags) != s.config.flags) {
     log::error("milter-negotiate")
@@ -225,7 +241,8 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
       .kv("requested_steps", static_cast<uint64_t>(*pf1));
   s.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
   if (!s.leadspc && !s.warned_leadspc.exchange(true)) {
-    log::warning("milter-negotiate").kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");
+    log::warning("milter-negotiate")
+        .kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");
   }
   return SMFIS_CONTINUE;
 }
@@ -263,8 +280,8 @@ sfsistat on_envfrom(SMFICTX* raw, char** argv) {
 sfsistat on_envrcpt(SMFICTX* raw, char** argv) {
   MilterContext ctx(raw);
   std::string_view recipient = argv ? text(argv[0]) : std::string_view();
-  return detail::guarded_session_call("rcpt", ctx, session_of(raw),
-                                      [&](MilterSession& s) { return s.on_rcpt_to(ctx, recipient); });
+  return detail::guarded_session_call(
+      "rcpt", ctx, session_of(raw), [&](MilterSession& s) { return s.on_rcpt_to(ctx, recipient); });
 }
 
 sfsistat on_header(SMFICTX* raw, char* name, char* value) {
@@ -366,7 +383,8 @@ int set_nodelay_on_tcp_listeners() {
     if (*end != '\0' || end == entry->d_name || fd == dirfd(dir.get())) continue;
     int on = 1;
     int ifd = static_cast<int>(fd);
-    if (is_tcp_listener(ifd) && setsockopt(ifd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) ++count;
+    if (is_tcp_listener(ifd) && setsockopt(ifd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0)
+      ++count;
   }
   return count;
 }
@@ -383,7 +401,8 @@ void prepare_unix_socket(const MilterServerConfig& config) {
 void open_socket(const Server& s) {
   check(smfi_setconn(c_str(s.conn)), "smfi_setconn", s.conn);
   check(smfi_setbacklog(s.config.backlog), "smfi_setbacklog", std::to_string(s.config.backlog));
-  check(smfi_settimeout(s.config.timeout_seconds), "smfi_settimeout", std::to_string(s.config.timeout_seconds));
+  check(smfi_settimeout(s.config.timeout_seconds), "smfi_settimeout",
+        std::to_string(s.config.timeout_seconds));
   errno = 0;
   if (smfi_opensocket(true) == MI_FAILURE) {
     std::string why = errno ? std::strerror(errno) : "see libmilter's syslog message";
@@ -404,7 +423,9 @@ int run_milter(const MilterServerConfig& config, MilterSessionFactory factory) {
   if (config.socket.family == SocketSpec::Family::Unix) {
     prepare_unix_socket(config);
   } else if (set_nodelay_on_tcp_listeners() == 0) {
-    log::warning("milter-listen").kv("socket", s.conn).kv("reason", "listening socket not found; TCP_NODELAY not set");
+    log::warning("milter-listen")
+        .kv("socket", s.conn)
+        .kv("reason", "listening socket not found; TCP_NODELAY not set");
   }
   log::info("milter-listen").kv("socket", s.conn);
   if (config.on_listening) config.on_listening();

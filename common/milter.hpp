@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -71,11 +71,17 @@ struct ConnectInfo {
 class MilterSession {
  public:
   virtual ~MilterSession() = default;
-  virtual MilterStatus on_connect(MilterContext&, const ConnectInfo&) { return MilterStatus::Continue; }
+  virtual MilterStatus on_connect(MilterContext&, const ConnectInfo&) {
+    return MilterStatus::Continue;
+  }
   virtual MilterStatus on_helo(MilterContext&, std::string_view) { return MilterStatus::Continue; }
   /// A new message starts (MAIL FROM). argv[0] is the sender address with angle brackets.
-  virtual MilterStatus on_mail_from(MilterContext&, std::string_view) { return MilterStatus::Continue; }
-  virtual MilterStatus on_rcpt_to(MilterContext&, std::string_view) { return MilterStatus::Continue; }
+  virtual MilterStatus on_mail_from(MilterContext&, std::string_view) {
+    return MilterStatus::Continue;
+  }
+  virtual MilterStatus on_rcpt_to(MilterContext&, std::string_view) {
+    return MilterStatus::Continue;
+  }
   virtual MilterStatus on_header(MilterContext&, std::string_view, std::string_view) {
     return MilterStatus::Continue;
   }

@@ -24,7 +24,8 @@ int milter_fault(const char* stage, const MilterContext& ctx, std::string_view r
 /// Runs `callback()` (returning MilterStatus) for libmilter callback `stage` and returns its
 /// SMFIS_* code; anything thrown becomes milter_fault(), i.e. SMFIS_TEMPFAIL.
 template <class F>
-int guarded_call(const char* stage, const MilterContext& ctx, F&& callback, bool skip_allowed = false) noexcept {
+int guarded_call(const char* stage, const MilterContext& ctx, F&& callback,
+                 bool skip_allowed = false) noexcept {
   try {
     return to_smfis(callback(), skip_allowed);
   } catch (const std::exception& e) {
@@ -36,8 +37,8 @@ int guarded_call(const char* stage, const MilterContext& ctx, F&& callback, bool
 
 /// guarded_call on a connection's session; a missing session (its creation failed) is a fault.
 template <class F>
-int guarded_session_call(const char* stage, MilterContext& ctx, MilterSession* session, F&& callback,
-                         bool skip_allowed = false) noexcept {
+int guarded_session_call(const char* stage, MilterContext& ctx, MilterSession* session,
+                         F&& callback, bool skip_allowed = false) noexcept {
   return guarded_call(
       stage, ctx,
       [&] {

@@ -56,9 +56,9 @@ bool is_numeric_type(const po::value_semantic* semantic) {
   auto typed = dynamic_cast<const po::typed_value_base*>(semantic);
   if (!typed) return false;
   const std::type_info& t = typed->value_type();
-  return t == typeid(int) || t == typeid(unsigned) || t == typeid(long) || t == typeid(unsigned long) ||
-         t == typeid(long long) || t == typeid(unsigned long long) || t == typeid(double) ||
-         t == typeid(short) || t == typeid(unsigned short);
+  return t == typeid(int) || t == typeid(unsigned) || t == typeid(long) ||
+         t == typeid(unsigned long) || t == typeid(long long) || t == typeid(unsigned long long) ||
+         t == typeid(double) || t == typeid(short) || t == typeid(unsigned short);
 }
 
 std::string joined(const std::vector<std::string>& values) {
@@ -74,11 +74,13 @@ std::string joined_plain(const std::vector<std::string>& values) {
 }
 
 // Boost's messages name the option in its own words; ours name the source instead.
-std::string describe(const po::error& e, const po::option_description& d, const std::vector<std::string>& values) {
+std::string describe(const po::error& e, const po::option_description& d,
+                     const std::vector<std::string>& values) {
   if (auto v = dynamic_cast<const po::validation_error*>(&e)) {
     switch (v->kind()) {
       case po::validation_error::invalid_option_value:
-        return joined(values) + (is_numeric_type(d.semantic().get()) ? " is not a valid number" : " is not a valid value");
+        return joined(values) + (is_numeric_type(d.semantic().get()) ? " is not a valid number"
+                                                                     : " is not a valid value");
       case po::validation_error::invalid_bool_value:
         return joined(values) + " is not a boolean (yes/no, true/false, 1/0)";
       case po::validation_error::multiple_values_not_allowed:
@@ -110,10 +112,10 @@ DaemonOptions::DaemonOptions(std::string daemon, std::string program, std::strin
 }
 
 void DaemonOptions::add_common_options() {
-  common_desc_.add_options()                                             //
-      ("help", "print this help and exit")                               //
-      ("version", "print the program name and version and exit")        //
-      ("config", po::value<std::string>()->value_name("FILE"), "read options from FILE")  //
+  common_desc_.add_options()                                                                   //
+      ("help", "print this help and exit")                                                     //
+      ("version", "print the program name and version and exit")                               //
+      ("config", po::value<std::string>()->value_name("FILE"), "read options from FILE")       //
       ("check-config", po::bool_switch(), "validate the configuration, then exit (0 = good)")  //
       ("socket", po::value<std::string>()->default_value(default_socket_)->value_name("SPEC"),
        "listen on SPEC: inet:PORT@HOST, inet6:PORT@HOST or unix:/path")  //
@@ -151,7 +153,8 @@ void DaemonOptions::print_help(std::ostream& out) const {
       << "a multi-valued option takes all its values from one source.\n";
 }
 
-std::vector<DaemonOptions::Item> DaemonOptions::read_flags(int argc, const char* const argv[]) const {
+std::vector<DaemonOptions::Item> DaemonOptions::read_flags(int argc,
+                                                           const char* const argv[]) const {
   po::parsed_options parsed(&all_);
   try {
     auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
@@ -161,7 +164,8 @@ std::vector<DaemonOptions::Item> DaemonOptions::read_flags(int argc, const char*
   }
   std::vector<Item> items;
   for (const auto& o : parsed.options) {
-    if (o.string_key.empty()) throw ConfigError("command line: unexpected argument '" + joined_plain(o.value) + "'");
+    if (o.string_key.empty())
+      throw ConfigError("command line: unexpected argument '" + joined_plain(o.value) + "'");
     items.push_back({o.string_key, o.value, "option --" + o.string_key});
   }
   return items;
@@ -189,7 +193,8 @@ std::vector<DaemonOptions::Item> DaemonOptions::read_config_file(const std::stri
   std::string line;
   for (unsigned number = 1; std::getline(in, line); ++number) {
     std::string where = path + ":" + std::to_string(number);
-    if (line.size() > max_config_line) throw ConfigError(where + ": line is longer than 65536 bytes");
+    if (line.size() > max_config_line)
+      throw ConfigError(where + ": line is longer than 65536 bytes");
     std::string text = trim(line);
     if (text.empty() || text[0] == '#') continue;
     if (text[0] == '[') throw ConfigError(where + ": [sections] are not supported");
@@ -213,10 +218,13 @@ void DaemonOptions::store_items(const std::vector<Item>& items, Source source) {
     if (item.key.empty() || !all_.find_nothrow(item.key, false, false, false)) {
       throw ConfigError(item.where + ": unknown option '" + item.key + "'");
     }
-    if ((source == Source::Environment && cmdline_only) || (source == Source::File && not_in_file)) {
-      throw ConfigError(item.where + ": option '" + item.key + "' is allowed only on the command line");
+    if ((source == Source::Environment && cmdline_only) ||
+        (source == Source::File && not_in_file)) {
+      throw ConfigError(item.where + ": option '" + item.key +
+                        "' is allowed only on the command line");
     }
-    auto it = std::find_if(grouped.begin(), grouped.end(), [&](const Item& g) { return g.key == item.key; });
+    auto it = std::find_if(grouped.begin(), grouped.end(),
+                           [&](const Item& g) { return g.key == item.key; });
     if (it == grouped.end()) {
       grouped.push_back(item);
     } else {
@@ -284,7 +292,8 @@ auto checked(const DaemonOptions& options, const std::string& key, F parse) {
 
 // "0660" → 0660; only permission bits, octal digits, nothing trailing.
 unsigned parse_socket_mode(const std::string& text) {
-  bool octal = !text.empty() && text.size() <= 4 && text.find_first_not_of("01234567") == std::string::npos;
+  bool octal =
+      !text.empty() && text.size() <= 4 && text.find_first_not_of("01234567") == std::string::npos;
   if (!octal) throw ConfigError("'" + text + "' is not an octal mode such as 0660");
   return static_cast<unsigned>(std::stoul(text, nullptr, 8));
 }
@@ -293,7 +302,8 @@ void check_metrics_listen(const std::string& text) {
   if (text.empty()) return;
   auto colon = text.rfind(':');
   std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
-  bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+  bool digits = !port.empty() && port.size() <= 5 &&
+                port.find_first_not_of("0123456789") == std::string::npos;
   if (colon == 0 || !digits || std::stoul(port) < 1 || std::stoul(port) > 65535) {
     throw ConfigError("'" + text + "' is not HOST:PORT with PORT in 1..65535");
   }
@@ -305,15 +315,20 @@ void DaemonOptions::fill_common() {
   CommonOptions c;
   c.config_file = get_or<std::string>(vm_, "config", "");
   c.check_config = get_or<bool>(vm_, "check-config", false);
-  c.socket = checked(*this, "socket", [&] { return SocketSpec::parse(vm_["socket"].as<std::string>()); });
+  c.socket =
+      checked(*this, "socket", [&] { return SocketSpec::parse(vm_["socket"].as<std::string>()); });
   c.user = vm_["user"].as<std::string>();
-  c.socket_mode = checked(*this, "socket-mode", [&] { return parse_socket_mode(vm_["socket-mode"].as<std::string>()); });
+  c.socket_mode = checked(*this, "socket-mode",
+                          [&] { return parse_socket_mode(vm_["socket-mode"].as<std::string>()); });
   c.ready_fd = vm_["ready-fd"].as<int>();
   if (c.ready_fd < -1) {
-    throw ConfigError(where("ready-fd") + ": " + std::to_string(c.ready_fd) + " is not a file descriptor");
+    throw ConfigError(where("ready-fd") + ": " + std::to_string(c.ready_fd) +
+                      " is not a file descriptor");
   }
-  c.log_target = checked(*this, "log", [&] { return log::parse_target(vm_["log"].as<std::string>()); });
-  c.log_level = checked(*this, "log-level", [&] { return log::parse_level(vm_["log-level"].as<std::string>()); });
+  c.log_target =
+      checked(*this, "log", [&] { return log::parse_target(vm_["log"].as<std::string>()); });
+  c.log_level = checked(*this, "log-level",
+                        [&] { return log::parse_level(vm_["log-level"].as<std::string>()); });
   c.metrics_listen = vm_["metrics-listen"].as<std::string>();
   checked(*this, "metrics-listen", [&] { check_metrics_listen(c.metrics_listen); });
   common_ = std::move(c);

@@ -4,9 +4,10 @@
 // its values from the highest source that sets it. The same table yields --help, config-file
 // keys ("key-file = /etc/..."), and environment names.
 // Errors (unknown option, bad value, unreadable --config file) throw ConfigError naming the
-// source: "option --ready-fd: 'x' is not a valid number", "/etc/postern/dkim.conf:12: unknown option 'foo'",
-// "environment POSTERN_DKIM_FOO: unknown option 'foo'". Every POSTERN_<DAEMON>_* variable must
-// name an option. Config file: one "name = value" per line, blank lines and lines starting with
+// source: "option --ready-fd: 'x' is not a valid number", "/etc/postern/dkim.conf:12: unknown
+// option 'foo'", "environment POSTERN_DKIM_FOO: unknown option 'foo'". Every POSTERN_<DAEMON>_*
+// variable must name an option. Config file: one "name = value" per line, blank lines and lines
+// starting with
 // '#' ignored, no [sections]; repeat a line for a multi-valued option. One environment variable
 // gives one value (no splitting). Daemon options must not use composing(): sources never merge.
 #pragma once
@@ -28,15 +29,15 @@ namespace po = boost::program_options;
 
 /// Options every daemon has, parsed and validated.
 struct CommonOptions {
-  SocketSpec socket;             // --socket
-  std::string user;              // --user: drop to this account after binding ("" = stay)
-  unsigned socket_mode = 0660;   // --socket-mode: permission bits of a unix socket
-  int ready_fd = -1;             // --ready-fd: write "\n" here once listening (-1 = none)
+  SocketSpec socket;            // --socket
+  std::string user;             // --user: drop to this account after binding ("" = stay)
+  unsigned socket_mode = 0660;  // --socket-mode: permission bits of a unix socket
+  int ready_fd = -1;            // --ready-fd: write "\n" here once listening (-1 = none)
   log::Target log_target = log::Target::Stderr;  // --log stderr|syslog
   log::Level log_level = log::Level::Info;       // --log-level
-  std::string metrics_listen;    // --metrics-listen HOST:PORT ("" = off)
-  std::string config_file;       // --config
-  bool check_config = false;     // --check-config
+  std::string metrics_listen;                    // --metrics-listen HOST:PORT ("" = off)
+  std::string config_file;                       // --config
+  bool check_config = false;                     // --check-config
 };
 
 class DaemonOptions {

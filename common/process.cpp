@@ -53,10 +53,12 @@ void switch_to(const Account& a) {
 
 void verify_dropped(const Account& a) {
   if (::getuid() != a.uid || ::geteuid() != a.uid || ::getgid() != a.gid || ::getegid() != a.gid) {
-    throw std::system_error(EPERM, std::generic_category(), "privilege drop to '" + a.name + "' incomplete");
+    throw std::system_error(EPERM, std::generic_category(),
+                            "privilege drop to '" + a.name + "' incomplete");
   }
   if (::setuid(0) == 0) {
-    throw std::system_error(EPERM, std::generic_category(), "could regain root after dropping to '" + a.name + "'");
+    throw std::system_error(EPERM, std::generic_category(),
+                            "could regain root after dropping to '" + a.name + "'");
   }
 }
 
@@ -80,7 +82,8 @@ void give_to_user(const std::string& path, const std::string& user) {
   if (user.empty()) return;
   auto account = lookup(user);
   if (!account) throw ConfigError("--user: unknown user '" + user + "'");
-  if (::chown(path.c_str(), account->uid, account->gid) != 0) throw_errno("chown " + path + " to " + user);
+  if (::chown(path.c_str(), account->uid, account->gid) != 0)
+    throw_errno("chown " + path + " to " + user);
 }
 
 void notify_ready(int fd) {
@@ -91,7 +94,8 @@ void notify_ready(int fd) {
   } while (n < 0 && errno == EINTR);
   int saved = errno;
   ::close(fd);
-  if (n != 1) throw std::system_error(saved, std::generic_category(), "readiness fd " + std::to_string(fd));
+  if (n != 1)
+    throw std::system_error(saved, std::generic_category(), "readiness fd " + std::to_string(fd));
 }
 
 }  // namespace postern

@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <memory>
 #include <string>
-#include <utility>
 #include <system_error>
+#include <utility>
 
 #include "common/config_error.hpp"
 
@@ -30,10 +30,12 @@ uint16_t parse_port(std::string_view spec, std::string_view text) {
   if (text.size() > 5) fail(spec, "port '" + std::string(text) + "' is not a number in 1..65535");
   unsigned value = 0;
   for (char c : text) {
-    if (c < '0' || c > '9') fail(spec, "port '" + std::string(text) + "' is not a number in 1..65535");
+    if (c < '0' || c > '9')
+      fail(spec, "port '" + std::string(text) + "' is not a number in 1..65535");
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
-  if (value < 1 || value > 65535) fail(spec, "port " + std::to_string(value) + " is not in 1..65535");
+  if (value < 1 || value > 65535)
+    fail(spec, "port " + std::to_string(value) + " is not in 1..65535");
   return static_cast<uint16_t>(value);
 }
 
@@ -49,7 +51,8 @@ std::string parse_host(std::string_view spec, std::string_view text, bool v6) {
   if (text.empty()) fail(spec, "empty host after '@'");
   if (text.size() > 253) fail(spec, "host is longer than 253 characters");
   for (char c : text) {
-    if (!is_host_char(c) || (c == ':' && !v6)) fail(spec, "bad character in host '" + std::string(text) + "'");
+    if (!is_host_char(c) || (c == ':' && !v6))
+      fail(spec, "bad character in host '" + std::string(text) + "'");
   }
   return std::string(text);
 }
@@ -66,7 +69,8 @@ SocketSpec parse_inet(std::string_view spec, std::string_view rest, bool v6) {
 SocketSpec parse_unix(std::string_view spec, std::string_view path) {
   if (path.empty() || path.front() != '/') fail(spec, "unix socket path must be absolute");
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-    fail(spec, "unix socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+    fail(spec, "unix socket path is longer than " +
+                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
   }
   if (path.find('\0') != std::string_view::npos) fail(spec, "NUL byte in unix socket path");
   SocketSpec out;
@@ -109,7 +113,8 @@ int listen_unix(const SocketSpec& spec, int backlog) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   spec.path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) throw_errno(spec, "bind");
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0)
+    throw_errno(spec, "bind");
   if (::listen(fd.get(), backlog) < 0) throw_errno(spec, "listen");
   return fd.release();
 }
@@ -125,7 +130,8 @@ int listen_inet(const SocketSpec& spec, int backlog) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* raw = nullptr;
   std::string port = std::to_string(spec.port);
-  int rc = ::getaddrinfo(spec.host.empty() ? nullptr : spec.host.c_str(), port.c_str(), &hints, &raw);
+  int rc =
+      ::getaddrinfo(spec.host.empty() ? nullptr : spec.host.c_str(), port.c_str(), &hints, &raw);
   if (rc != 0) {
     throw std::system_error(EADDRNOTAVAIL, std::generic_category(),
                             "resolve " + spec.milter_notation() + ": " + ::gai_strerror(rc));
@@ -144,7 +150,8 @@ int listen_inet(const SocketSpec& spec, int backlog) {
 
 SocketSpec SocketSpec::parse(std::string_view spec) {
   auto colon = spec.find(':');
-  if (colon == std::string_view::npos) fail(spec, "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path");
+  if (colon == std::string_view::npos)
+    fail(spec, "expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path");
   std::string_view family = spec.substr(0, colon);
   std::string_view rest = spec.substr(colon + 1);
   if (family == "inet") return parse_inet(spec, rest, false);
@@ -155,22 +162,27 @@ SocketSpec SocketSpec::parse(std::string_view spec) {
 
 std::string SocketSpec::milter_notation() const {
   switch (family) {
-    case Family::Unix: return "unix:" + path;
-    case Family::Inet6: return "inet6:" + std::to_string(port) + (host.empty() ? "" : "@" + host);
-    case Family::Inet: break;
+    case Family::Unix:
+      return "unix:" + path;
+    case Family::Inet6:
+      return "inet6:" + std::to_string(port) + (host.empty() ? "" : "@" + host);
+    case Family::Inet:
+      break;
   }
   return "inet:" + std::to_string(port) + (host.empty() ? "" : "@" + host);
 }
 
 std::string SocketSpec::postfix_notation() const {
   switch (family) {
-    case Family::Unix: return "unix:" + path;
+    case Family::Unix:
+      return "unix:" + path;
     case Family::Inet6: {
       std::string h = host.empty() ? std::string("::1") : host;
       if (h.find(':') != std::string::npos) h = "[" + h + "]";
       return "inet:" + h + ":" + std::to_string(port);
     }
-    case Family::Inet: break;
+    case Family::Inet:
+      break;
   }
   return "inet:" + (host.empty() ? std::string("127.0.0.1") : host) + ":" + std::to_string(port);
 }

@@ -14,9 +14,9 @@ namespace postern {
 struct SocketSpec {
   enum class Family { Inet, Inet6, Unix };
   Family family = Family::Inet;
-  std::string host;  // numeric address or name; "" = any (inet/inet6 only)
-  uint16_t port = 0; // 1..65535 (inet/inet6 only)
-  std::string path;  // unix only, absolute
+  std::string host;   // numeric address or name; "" = any (inet/inet6 only)
+  uint16_t port = 0;  // 1..65535 (inet/inet6 only)
+  std::string path;   // unix only, absolute
 
   /// Parses libmilter notation. Throws ConfigError naming the spec and what is wrong
   /// (unknown family, port not a number in 1..65535, trailing junk, relative unix path).

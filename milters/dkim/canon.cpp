@@ -9,14 +9,18 @@
 namespace postern::dkim {
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
 }
 
 Canon parse_one(std::string_view word, std::string_view whole) {
@@ -71,14 +75,16 @@ void header_relaxed(std::string_view name, std::string_view value, std::string& 
 
 }  // namespace
 
-std::string_view canon_name(Canon canon) { return canon == Canon::Simple ? "simple" : "relaxed"; }
+std::string_view canon_name(Canon canon) {
+  return canon == Canon::Simple ? "simple" : "relaxed";
+}
 
 Canonicalization Canonicalization::parse(std::string_view text) {
   size_t slash = text.find('/');
   Canonicalization result;
   result.header = parse_one(text.substr(0, slash), text);
-  result.body = slash == std::string_view::npos ? Canon::Simple
-                                                : parse_one(text.substr(slash + 1), text);
+  result.body =
+      slash == std::string_view::npos ? Canon::Simple : parse_one(text.substr(slash + 1), text);
   return result;
 }
 

@@ -64,10 +64,10 @@ class BodyCanonicalizer {
   Canon canon_;
   std::string out_;
   uint64_t length_ = 0;
-  size_t empty_lines_ = 0;     // CRLFs of empty lines not yet written (maybe trailing)
+  size_t empty_lines_ = 0;  // CRLFs of empty lines not yet written (maybe trailing)
   bool line_has_content_ = false;
-  bool pending_cr_ = false;    // a CR ended the previous chunk or run
-  bool pending_wsp_ = false;   // relaxed: WSP seen on this line, not yet written
+  bool pending_cr_ = false;   // a CR ended the previous chunk or run
+  bool pending_wsp_ = false;  // relaxed: WSP seen on this line, not yet written
   bool any_output_ = false;
 };
 

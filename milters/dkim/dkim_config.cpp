@@ -49,7 +49,8 @@ void add_shortcut_keys(const po::variables_map& values, KeyStore& keys) {
   Strings selectors = get_list(values, "selector");
   Strings key_files = get_list(values, "key-file");
   if (domains.empty() && selectors.empty() && key_files.empty()) return;
-  if (domains.empty()) throw ConfigError("option --key-file/--selector: no --domain given to sign for");
+  if (domains.empty())
+    throw ConfigError("option --key-file/--selector: no --domain given to sign for");
   if (key_files.empty()) throw ConfigError("option --domain: no --key-file given to sign with");
   if (selectors.size() != key_files.size()) {
     throw ConfigError("options --selector and --key-file must pair up: got " +
@@ -69,9 +70,9 @@ SignerConfig build_signer_config(const po::variables_map& values) {
   signer.signed_header_fields =
       signed_fields.empty() ? default_signed_header_fields() : signed_fields;
   signer.oversigned_header_fields = get_list(values, "oversign-headers");
-  bool oversigns_from = std::any_of(signer.oversigned_header_fields.begin(),
-                                    signer.oversigned_header_fields.end(),
-                                    [](const std::string& name) { return lower(name) == "from"; });
+  bool oversigns_from =
+      std::any_of(signer.oversigned_header_fields.begin(), signer.oversigned_header_fields.end(),
+                  [](const std::string& name) { return lower(name) == "from"; });
   if (!oversigns_from) signer.oversigned_header_fields.push_back("from");
   int64_t expire = values["expire"].as<int64_t>();
   if (expire < 0) throw ConfigError("option --expire: must be 0 (no x=) or a number of seconds");
@@ -82,28 +83,32 @@ SignerConfig build_signer_config(const po::variables_map& values) {
 }  // namespace
 
 void add_dkim_options(po::options_description& options) {
-  options.add_options()
-      ("domain", po::value<Strings>(),
-       "signing domain (d=) for the --key-file keys; repeatable or a comma list")
-      ("selector", po::value<Strings>(), "selector (s=) of the matching --key-file; repeatable")
-      ("key-file", po::value<Strings>(),
+  options.add_options()  //
+      ("domain", po::value<Strings>()->value_name("DOMAIN"),
+       "signing domain (d=) for the --key-file keys; repeatable or a comma list")  //
+      ("selector", po::value<Strings>()->value_name("SELECTOR"),
+       "selector (s=) of the matching --key-file; repeatable")  //
+      ("key-file", po::value<Strings>()->value_name("FILE"),
        "PEM private key (RSA 1024-4096 bits or Ed25519), mode 0600; repeatable, pairs with "
-       "--selector in order (one RSA + one Ed25519 key = dual signing)")
-      ("key-table", po::value<std::string>(), "OpenDKIM KeyTable file")
-      ("signing-table", po::value<std::string>(),
-       "OpenDKIM SigningTable file; prefix refile: for wildcard patterns")
-      ("internal-hosts", po::value<std::string>()->default_value(default_internal_hosts()),
-       "clients whose mail is signed (CIDR list); SASL-authenticated clients always are")
+       "--selector in order (one RSA + one Ed25519 key = dual signing)")  //
+      ("key-table", po::value<std::string>()->value_name("FILE"),
+       "OpenDKIM KeyTable file")  //
+      ("signing-table", po::value<std::string>()->value_name("[refile:]FILE"),
+       "OpenDKIM SigningTable file; prefix refile: for wildcard patterns")  //
+      ("internal-hosts",
+       po::value<std::string>()->default_value(default_internal_hosts())->value_name("CIDRS"),
+       "clients whose mail is signed (CIDR list); SASL-authenticated clients always are")  //
       ("sign-subdomains", po::value<bool>()->default_value(false)->implicit_value(true),
-       "a parent domain's key also signs mail from its subdomains (d= is the parent)")
-      ("canonicalization", po::value<std::string>()->default_value("relaxed/relaxed"),
-       "header/body canonicalization: simple or relaxed each (RFC 6376 3.4)")
-      ("signed-headers", po::value<Strings>(),
+       "a parent domain's key also signs mail from its subdomains (d= is the parent)")  //
+      ("canonicalization",
+       po::value<std::string>()->default_value("relaxed/relaxed")->value_name("HEADER/BODY"),
+       "header/body canonicalization: simple or relaxed each (RFC 6376 3.4)")  //
+      ("signed-headers", po::value<Strings>()->value_name("NAMES"),
        "header fields to sign when present (default: RFC 6376 5.4.1 set + Message-ID, "
-       "MIME-Version, Content-Type, Content-Transfer-Encoding)")
-      ("oversign-headers", po::value<Strings>(),
-       "fields signed once more than present so none can be added (From always is)")
-      ("expire", po::value<int64_t>()->default_value(0),
+       "MIME-Version, Content-Type, Content-Transfer-Encoding)")  //
+      ("oversign-headers", po::value<Strings>()->value_name("NAMES"),
+       "fields signed once more than present so none can be added (From always is)")  //
+      ("expire", po::value<int64_t>()->default_value(0)->value_name("SECONDS"),
        "signature lifetime in seconds for x= (0: no x=)");
 }
 
@@ -121,8 +126,9 @@ DkimConfig build_dkim_config(const po::variables_map& values) {
                               values["signing-table"].as<std::string>());
   }
   if (keys.empty()) {
-    throw ConfigError("no signing keys: give --domain/--selector/--key-file or "
-                      "--key-table/--signing-table");
+    throw ConfigError(
+        "no signing keys: give --domain/--selector/--key-file or "
+        "--key-table/--signing-table");
   }
   CidrList internal_hosts = CidrList::parse(values["internal-hosts"].as<std::string>());
   DkimConfig config;
@@ -175,13 +181,20 @@ DkimMetrics::DkimMetrics(metrics::Registry& registry)
 
 metrics::Counter& DkimMetrics::messages(SkipReason reason) const {
   switch (reason) {
-    case SkipReason::None: return signed_messages;
-    case SkipReason::ExternalClient: return external_client;
-    case SkipReason::NoFrom: return no_from;
-    case SkipReason::MultipleFrom: return multiple_from;
-    case SkipReason::FromWithoutDomain: return from_without_domain;
-    case SkipReason::UnparsableFrom: return unparsable_from;
-    case SkipReason::NoKey: return no_key;
+    case SkipReason::None:
+      return signed_messages;
+    case SkipReason::ExternalClient:
+      return external_client;
+    case SkipReason::NoFrom:
+      return no_from;
+    case SkipReason::MultipleFrom:
+      return multiple_from;
+    case SkipReason::FromWithoutDomain:
+      return from_without_domain;
+    case SkipReason::UnparsableFrom:
+      return unparsable_from;
+    case SkipReason::NoKey:
+      return no_key;
   }
   return no_key;  // not reached: every enumerator is handled
 }

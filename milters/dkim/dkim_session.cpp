@@ -49,8 +49,7 @@ MilterStatus DkimSession::on_mail_from(MilterContext& ctx, std::string_view) {
   return MilterStatus::Continue;
 }
 
-MilterStatus DkimSession::on_header(MilterContext&, std::string_view name,
-                                    std::string_view value) {
+MilterStatus DkimSession::on_header(MilterContext&, std::string_view name, std::string_view value) {
   header_fields_.emplace_back(name, value);
   return MilterStatus::Continue;
 }
@@ -117,7 +116,9 @@ MilterStatus DkimSession::sign(MilterContext& ctx) {
   return MilterStatus::Continue;
 }
 
-void DkimSession::on_abort(MilterContext&) { reset_message(); }
+void DkimSession::on_abort(MilterContext&) {
+  reset_message();
+}
 
 void DkimSession::reset_message() {
   auth_authen_.clear();

@@ -22,7 +22,8 @@ class DkimSession : public MilterSession {
       : config_(config), metrics_(metrics) {}
   MilterStatus on_connect(MilterContext& ctx, const ConnectInfo& info) override;
   MilterStatus on_mail_from(MilterContext& ctx, std::string_view sender) override;
-  MilterStatus on_header(MilterContext& ctx, std::string_view name, std::string_view value) override;
+  MilterStatus on_header(MilterContext& ctx, std::string_view name,
+                         std::string_view value) override;
   MilterStatus on_end_of_header(MilterContext& ctx) override;
   MilterStatus on_body(MilterContext& ctx, std::string_view chunk) override;
   MilterStatus on_end_of_message(MilterContext& ctx) override;

@@ -11,8 +11,12 @@ namespace {
 constexpr size_t kMaxMailboxes = 1000;
 constexpr int kMaxCommentDepth = 64;
 
-bool is_wsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 FromAddress fail(FromOutcome outcome, std::string reason) {
   FromAddress result;
@@ -60,8 +64,10 @@ bool split_mailboxes(std::string_view text, std::vector<std::string_view>& out) 
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (quoted) {
-      if (c == '\\') ++i;
-      else if (c == '"') quoted = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        quoted = false;
     } else if (c == '"') {
       quoted = true;
     } else if (c == '<') {
@@ -88,9 +94,12 @@ std::string_view addr_spec_of(std::string_view mailbox) {
   size_t open = std::string_view::npos;
   bool quoted = false;
   for (size_t i = 0; i < mailbox.size(); ++i) {
-    if (quoted && mailbox[i] == '\\') ++i;
-    else if (mailbox[i] == '"') quoted = !quoted;
-    else if (!quoted && mailbox[i] == '<') open = i;
+    if (quoted && mailbox[i] == '\\')
+      ++i;
+    else if (mailbox[i] == '"')
+      quoted = !quoted;
+    else if (!quoted && mailbox[i] == '<')
+      open = i;
   }
   if (open == std::string_view::npos) return mailbox;
   std::string_view inner = mailbox.substr(open + 1);
@@ -124,9 +133,12 @@ size_t last_unquoted_at(std::string_view spec) {
   size_t at = std::string_view::npos;
   bool quoted = false;
   for (size_t i = 0; i < spec.size(); ++i) {
-    if (quoted && spec[i] == '\\') ++i;
-    else if (spec[i] == '"') quoted = !quoted;
-    else if (!quoted && spec[i] == '@') at = i;
+    if (quoted && spec[i] == '\\')
+      ++i;
+    else if (spec[i] == '"')
+      quoted = !quoted;
+    else if (!quoted && spec[i] == '@')
+      at = i;
   }
   return at;
 }
@@ -146,7 +158,8 @@ FromAddress read_addr_spec(std::string_view mailbox) {
   std::transform(domain.begin(), domain.end(), domain.begin(), lower);
   while (!domain.empty() && domain.back() == '.') domain.pop_back();
   if (domain.empty()) return fail(FromOutcome::NoDomain, "From: without a domain");
-  if (domain.front() == '[') return fail(FromOutcome::NoDomain, "From: domain is an address literal");
+  if (domain.front() == '[')
+    return fail(FromOutcome::NoDomain, "From: domain is an address literal");
   if (!std::all_of(domain.begin(), domain.end(), valid_domain_char) || domain.front() == '.' ||
       domain.find("..") != std::string::npos) {
     return fail(FromOutcome::Unparsable, "From: domain has invalid characters");

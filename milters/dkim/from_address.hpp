@@ -11,11 +11,11 @@
 namespace postern::dkim {
 
 enum class FromOutcome {
-  Ok,          // exactly one mailbox with a domain
-  Missing,     // no From: field
-  Multiple,    // several From: fields, or several mailboxes in one
-  NoDomain,    // a mailbox without "@domain" (or an address literal as domain)
-  Unparsable   // empty, too long, unbalanced quotes/brackets, bad domain characters
+  Ok,         // exactly one mailbox with a domain
+  Missing,    // no From: field
+  Multiple,   // several From: fields, or several mailboxes in one
+  NoDomain,   // a mailbox without "@domain" (or an address literal as domain)
+  Unparsable  // empty, too long, unbalanced quotes/brackets, bad domain characters
 };
 
 struct FromAddress {

@@ -37,13 +37,18 @@ struct UsageError : std::runtime_error {
 
 po::options_description genkey_options(GenkeyOptions& o) {
   po::options_description options("postern-dkim genkey options");
-  options.add_options()
-      ("help", "show this help")
-      ("domain", po::value(&o.domain)->required(), "signing domain (d=)")
-      ("selector", po::value(&o.selector)->required(), "selector (s=)")
-      ("algorithm", po::value(&o.algorithm)->default_value("rsa"), "rsa or ed25519")
-      ("bits", po::value(&o.bits)->default_value(2048), "RSA key size, 1024..4096")
-      ("out-dir", po::value(&o.out_dir)->default_value("."), "where S.private and S.txt go");
+  options.add_options()           //
+      ("help", "show this help")  //
+      ("domain", po::value(&o.domain)->required()->value_name("DOMAIN"),
+       "signing domain (d=)")  //
+      ("selector", po::value(&o.selector)->required()->value_name("SELECTOR"),
+       "selector (s=)")  //
+      ("algorithm", po::value(&o.algorithm)->default_value("rsa")->value_name("ALG"),
+       "rsa or ed25519")  //
+      ("bits", po::value(&o.bits)->default_value(2048)->value_name("N"),
+       "RSA key size, 1024..4096")  //
+      ("out-dir", po::value(&o.out_dir)->default_value(".")->value_name("DIR"),
+       "where S.private and S.txt go");
   return options;
 }
 
@@ -58,7 +63,8 @@ bool valid_label_text(std::string_view text) {
 }
 
 void validate(const GenkeyOptions& o) {
-  if (!valid_label_text(o.domain)) throw UsageError("--domain '" + o.domain + "' is not a domain name");
+  if (!valid_label_text(o.domain))
+    throw UsageError("--domain '" + o.domain + "' is not a domain name");
   if (!valid_label_text(o.selector) || o.selector.find('/') != std::string::npos) {
     throw UsageError("--selector '" + o.selector + "' is not a DNS label");
   }
@@ -80,7 +86,8 @@ EvpPkey generate(const GenkeyOptions& o) {
 
 std::string pkcs8_pem(EVP_PKEY* pkey) {
   Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), pkey, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     throw std::runtime_error("PEM_write_bio_PrivateKey: " + openssl_error());
   }
   char* data = nullptr;
@@ -92,8 +99,9 @@ std::string pkcs8_pem(EVP_PKEY* pkey) {
 void write_new_file(const std::string& path, const std::string& text, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    throw std::runtime_error(path + ": " + (errno == EEXIST ? std::string("exists; not overwritten")
-                                                            : std::strerror(errno)));
+    throw std::runtime_error(
+        path + ": " +
+        (errno == EEXIST ? std::string("exists; not overwritten") : std::strerror(errno)));
   }
   size_t done = 0;
   while (done < text.size()) {
@@ -174,6 +182,8 @@ int run_genkey(int argc, const char* const argv[], std::ostream& out, std::ostre
   }
 }
 
-int run_genkey(int argc, const char* const argv[]) { return run_genkey(argc, argv, std::cout, std::cerr); }
+int run_genkey(int argc, const char* const argv[]) {
+  return run_genkey(argc, argv, std::cout, std::cerr);
+}
 
 }  // namespace postern::dkim

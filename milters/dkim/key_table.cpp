@@ -17,7 +17,9 @@ namespace {
 
 constexpr size_t kMaxLineBytes = 64 * 1024;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string to_lower(std::string_view text) {
   std::string out(text);
@@ -25,7 +27,9 @@ std::string to_lower(std::string_view text) {
   return out;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // Drops a comment ('#' at the start or after whitespace) and surrounding whitespace.
 std::string_view strip_line(std::string_view line) {
@@ -99,8 +103,8 @@ LineKind parse_signing_table_line(std::string_view line, SigningTableLine& out,
   if (line.empty()) return LineKind::Blank;
   std::vector<std::string_view> fields = split_fields(line);
   if (fields.size() != 2 && fields.size() != 3) {
-    return fail(error, "want 'pattern keyname [signer]', got " + std::to_string(fields.size()) +
-                           " fields");
+    return fail(
+        error, "want 'pattern keyname [signer]', got " + std::to_string(fields.size()) + " fields");
   }
   out.pattern = to_lower(fields[0]);
   out.key_name = std::string(fields[1]);
@@ -208,8 +212,7 @@ std::vector<std::string> lookup_candidates(std::string_view local, std::string_v
 bool domain_matches(const KeyStore::Entry& entry, std::string_view domain, bool sign_subdomains) {
   if (domain == entry.pattern) return true;
   return sign_subdomains && domain.size() > entry.pattern.size() &&
-         domain.ends_with(entry.pattern) &&
-         domain[domain.size() - entry.pattern.size() - 1] == '.';
+         domain.ends_with(entry.pattern) && domain[domain.size() - entry.pattern.size() - 1] == '.';
 }
 
 // Adds `entry` unless a key of the same algorithm is already chosen.
@@ -224,7 +227,8 @@ void take(const KeyStore::Entry& entry, std::string_view domain, std::vector<Sig
 
 }  // namespace
 
-std::string signing_identity(std::string_view signer, std::string_view domain, std::string_view sdid) {
+std::string signing_identity(std::string_view signer, std::string_view domain,
+                             std::string_view sdid) {
   std::string auid;
   for (char c : signer) {
     if (c == '%') {
@@ -236,9 +240,9 @@ std::string signing_identity(std::string_view signer, std::string_view domain, s
   size_t at = auid.rfind('@');
   if (at == std::string::npos) return "";
   std::string auid_domain = to_lower(std::string_view(auid).substr(at + 1));
-  bool within = auid_domain == sdid ||
-                (auid_domain.size() > sdid.size() && auid_domain.ends_with(sdid) &&
-                 auid_domain[auid_domain.size() - sdid.size() - 1] == '.');
+  bool within =
+      auid_domain == sdid || (auid_domain.size() > sdid.size() && auid_domain.ends_with(sdid) &&
+                              auid_domain[auid_domain.size() - sdid.size() - 1] == '.');
   return within ? auid : "";
 }
 
@@ -256,7 +260,8 @@ void KeyStore::add(std::string domain, std::string selector,
 void KeyStore::load_opendkim_tables(const std::string& key_table,
                                     const std::string& signing_table) {
   bool had_file = false;
-  std::map<std::string, NamedKey> keys = load_key_table(strip_prefix(key_table, "file:", &had_file));
+  std::map<std::string, NamedKey> keys =
+      load_key_table(strip_prefix(key_table, "file:", &had_file));
   bool refile = false;
   std::string path = strip_prefix(signing_table, "refile:", &refile);
   if (!refile) path = strip_prefix(path, "file:", &had_file);
@@ -269,8 +274,8 @@ void KeyStore::load_opendkim_tables(const std::string& key_table,
     if (kind == LineKind::Error) throw ConfigError(where(path, number) + error);
     auto found = keys.find(line.key_name);
     if (found == keys.end()) {
-      throw ConfigError(where(path, number) + "key '" + line.key_name + "' is not in the KeyTable " +
-                        key_table);
+      throw ConfigError(where(path, number) + "key '" + line.key_name +
+                        "' is not in the KeyTable " + key_table);
     }
     auto entry = std::make_shared<Entry>();
     entry->kind = refile ? MatchKind::Wildcard : MatchKind::Exact;
@@ -299,7 +304,8 @@ std::vector<SigningKey> KeyStore::find(std::string_view from_address, bool sign_
   }
   for (const std::string& candidate : lookup_candidates(local, domain)) {
     for (const auto& entry : entries_) {
-      if (entry->kind == MatchKind::Exact && entry->pattern == candidate) take(*entry, domain, chosen);
+      if (entry->kind == MatchKind::Exact && entry->pattern == candidate)
+        take(*entry, domain, chosen);
     }
   }
   for (const auto& entry : entries_) {
@@ -310,6 +316,8 @@ std::vector<SigningKey> KeyStore::find(std::string_view from_address, bool sign_
   return chosen;
 }
 
-bool KeyStore::empty() const { return entries_.empty(); }
+bool KeyStore::empty() const {
+  return entries_.empty();
+}
 
 }  // namespace postern::dkim

@@ -39,8 +39,7 @@ enum class LineKind { Record, Blank, Error };
 /// Parses one KeyTable line (no line terminator needed; a trailing CR is ignored).
 LineKind parse_key_table_line(std::string_view line, KeyTableLine& out, std::string& error);
 /// Parses one SigningTable line.
-LineKind parse_signing_table_line(std::string_view line, SigningTableLine& out,
-                                  std::string& error);
+LineKind parse_signing_table_line(std::string_view line, SigningTableLine& out, std::string& error);
 
 /// Case-insensitive glob with '*' (any run, also empty) as in OpenDKIM's refile tables.
 bool wildcard_match(std::string_view pattern, std::string_view text);
@@ -54,16 +53,17 @@ enum class MatchKind {
 
 struct KeyStore::Entry {
   MatchKind kind = MatchKind::Domain;
-  std::string pattern;   // lower-cased
-  std::string sdid;      // "%" = From: domain
+  std::string pattern;  // lower-cased
+  std::string sdid;     // "%" = From: domain
   std::string selector;
   std::shared_ptr<const PrivateKey> key;
-  std::string signer;    // SigningTable's i= field ("%" = From: domain), "" = none
+  std::string signer;  // SigningTable's i= field ("%" = From: domain), "" = none
 };
 
 /// The i= for a SigningTable `signer` field once "%" is replaced by the From: `domain`; ""
 /// when there is none or when its domain is not `sdid` or a subdomain of it (RFC 6376 §3.5;
 /// opendkim.conf(5) drops a conflicting i= the same way).
-std::string signing_identity(std::string_view signer, std::string_view domain, std::string_view sdid);
+std::string signing_identity(std::string_view signer, std::string_view domain,
+                             std::string_view sdid);
 
 }  // namespace postern::dkim

@@ -57,7 +57,8 @@ std::string read_key_file(const std::string& path) {
                       (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
   }
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) throw ConfigError("key file " + path + ": " + std::strerror(errno));
+  if (::fstat(file.fd, &st) != 0)
+    throw ConfigError("key file " + path + ": " + std::strerror(errno));
   check_mode(path, st);
   std::string text;
   char buf[4096];
@@ -81,7 +82,9 @@ std::string_view algorithm_name(Algorithm algorithm) {
 PrivateKey::PrivateKey(Token, void* pkey, Algorithm algorithm, int bits)
     : pkey_(pkey), algorithm_(algorithm), bits_(bits) {}
 
-PrivateKey::~PrivateKey() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+PrivateKey::~PrivateKey() {
+  EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
+}
 
 std::shared_ptr<const PrivateKey> PrivateKey::adopt(void* evp_pkey, const std::string& origin) {
   EvpPkey pkey(static_cast<EVP_PKEY*>(evp_pkey));
@@ -152,8 +155,8 @@ std::string PrivateKey::public_key_base64() const {
   int size = i2d_PUBKEY(pkey, &der);
   if (size <= 0) throw std::runtime_error("i2d_PUBKEY: " + openssl_error());
   OpensslBytes owner(der);
-  return base64_encode(std::string_view(reinterpret_cast<const char*>(der),
-                                        static_cast<size_t>(size)));
+  return base64_encode(
+      std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(size)));
 }
 
 std::string_view PrivateKey::key_type_name() const {

@@ -24,7 +24,8 @@ class PrivateKey {
   /// outside 1024..4096 bits (RFC 8301 §3.2).
   static std::shared_ptr<const PrivateKey> load_file(const std::string& path);
   /// Same checks on PEM text already in memory (`origin` names it in errors).
-  static std::shared_ptr<const PrivateKey> load_pem(std::string_view pem, const std::string& origin);
+  static std::shared_ptr<const PrivateKey> load_pem(std::string_view pem,
+                                                    const std::string& origin);
   /// OpenDKIM's inline KeyTable form: base64 of a DER private key (PKCS#1 or PKCS#8), or of a
   /// raw 32-byte Ed25519 seed (RFC 8463 §A.2 style). Same size checks. Throws ConfigError.
   static std::shared_ptr<const PrivateKey> load_base64(std::string_view base64,

@@ -55,7 +55,7 @@ int run(int argc, const char* const argv[]) {
   server.name = "postern-dkim";
   server.socket = common.socket;
   server.flags = SMFIF_ADDHDRS;
-  server.wants_helo = false;       // signing needs connect, MAIL (auth), header and body only
+  server.wants_helo = false;  // signing needs connect, MAIL (auth), header and body only
   server.wants_rcpt = false;
   // The steps before end of header always continue: no round trip for them. End of header
   // replies (Accept ends the work on unsigned mail); end of message carries the signature.

@@ -37,12 +37,13 @@ struct FieldView {
   std::string_view value;
 };
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string to_lower(std::string_view text) {
@@ -156,12 +157,30 @@ class Folder {
 
 std::vector<std::string> default_signed_header_fields() {
   // RFC 6376 §5.4.1 recommended set, plus Message-ID, MIME-Version and the MIME content fields.
-  return {"from",         "reply-to",    "subject",          "date",
-          "to",           "cc",          "resent-date",      "resent-from",
-          "resent-sender", "resent-to",  "resent-cc",        "in-reply-to",
-          "references",   "list-id",     "list-help",        "list-unsubscribe",
-          "list-subscribe", "list-post", "list-owner",       "list-archive",
-          "message-id",   "mime-version", "content-type",    "content-transfer-encoding"};
+  return {"from",
+          "reply-to",
+          "subject",
+          "date",
+          "to",
+          "cc",
+          "resent-date",
+          "resent-from",
+          "resent-sender",
+          "resent-to",
+          "resent-cc",
+          "in-reply-to",
+          "references",
+          "list-id",
+          "list-help",
+          "list-unsubscribe",
+          "list-subscribe",
+          "list-post",
+          "list-owner",
+          "list-archive",
+          "message-id",
+          "mime-version",
+          "content-type",
+          "content-transfer-encoding"};
 }
 
 void append_signed_headers(Canon header_canon, const std::vector<HeaderField>& headers,
@@ -206,7 +225,9 @@ struct MessageSigner::Impl {
   EvpMdCtx body_digest;
 
   Impl(const SignerConfig& c, std::vector<SigningKey> k)
-      : config(c), keys(std::move(k)), body(c.canonicalization.body),
+      : config(c),
+        keys(std::move(k)),
+        body(c.canonicalization.body),
         body_digest(EVP_MD_CTX_new()) {
     if (!body_digest || EVP_DigestInit_ex(body_digest.get(), sha256_md(), nullptr) != 1) {
       throw std::runtime_error("EVP_DigestInit_ex: " + openssl_error());
@@ -247,15 +268,16 @@ struct MessageSigner::Impl {
     out.reserve(fields.size());
     std::string_view all(arena);
     for (const Span& s : fields) {
-      out.push_back({all.substr(s.name_offset, s.name_size), all.substr(s.value_offset, s.value_size)});
+      out.push_back(
+          {all.substr(s.name_offset, s.name_size), all.substr(s.value_offset, s.value_size)});
     }
     return out;
   }
 
   size_t count(const std::vector<FieldView>& present, std::string_view name) const {
-    return static_cast<size_t>(std::count_if(present.begin(), present.end(), [&](const FieldView& f) {
-      return iequals(bare_name(f.name), name);
-    }));
+    return static_cast<size_t>(
+        std::count_if(present.begin(), present.end(),
+                      [&](const FieldView& f) { return iequals(bare_name(f.name), name); }));
   }
 
   bool oversigned(std::string_view name) const {
@@ -269,7 +291,8 @@ struct MessageSigner::Impl {
     std::vector<std::string> unique;
     auto add_unique = [&](std::string_view name) {
       std::string lowered = to_lower(name);
-      if (std::find(unique.begin(), unique.end(), lowered) == unique.end()) unique.push_back(lowered);
+      if (std::find(unique.begin(), unique.end(), lowered) == unique.end())
+        unique.push_back(lowered);
     };
     for (const auto& name : signed_names()) add_unique(name);
     add_unique("from");
@@ -341,13 +364,16 @@ MessageSigner::~MessageSigner() = default;
 
 void MessageSigner::add_header(std::string_view name, std::string_view value) {
   if (!impl_->wanted(name) || impl_->fields.size() >= kMaxSignedFields) return;
-  Impl::Span span{impl_->arena.size(), name.size(), impl_->arena.size() + name.size(), value.size()};
+  Impl::Span span{impl_->arena.size(), name.size(), impl_->arena.size() + name.size(),
+                  value.size()};
   impl_->arena.append(name);
   impl_->arena.append(value);
   impl_->fields.push_back(span);
 }
 
-void MessageSigner::add_body(std::string_view chunk) { impl_->hash_body(impl_->body.update(chunk)); }
+void MessageSigner::add_body(std::string_view chunk) {
+  impl_->hash_body(impl_->body.update(chunk));
+}
 
 std::vector<std::string> MessageSigner::finish(int64_t now) {
   std::string bh = impl_->finish_body_hash();  // one body hash serves every key
@@ -356,7 +382,8 @@ std::vector<std::string> MessageSigner::finish(int64_t now) {
   std::string header_data;
   append_signed_views(impl_->config.canonicalization.header, present, h, header_data);
   std::vector<std::string> values;
-  for (const SigningKey& key : impl_->keys) values.push_back(impl_->sign_one(key, now, h, bh, header_data));
+  for (const SigningKey& key : impl_->keys)
+    values.push_back(impl_->sign_one(key, now, h, bh, header_data));
   return values;
 }
 

@@ -15,22 +15,32 @@ SigningPolicy::Decision skip(SkipReason skip_reason, std::string reason) {
 
 std::string from_reason(const FromAddress& from) {
   switch (from.outcome) {
-    case FromOutcome::Missing: return "no From:";
-    case FromOutcome::Multiple: return from.reason;  // "several From: fields" / "... mailboxes"
-    case FromOutcome::NoDomain: return "From: without a domain";
-    case FromOutcome::Unparsable: return "unparsable From: (" + from.reason + ")";
-    case FromOutcome::Ok: break;
+    case FromOutcome::Missing:
+      return "no From:";
+    case FromOutcome::Multiple:
+      return from.reason;  // "several From: fields" / "... mailboxes"
+    case FromOutcome::NoDomain:
+      return "From: without a domain";
+    case FromOutcome::Unparsable:
+      return "unparsable From: (" + from.reason + ")";
+    case FromOutcome::Ok:
+      break;
   }
   return "";
 }
 
 SkipReason from_skip_reason(FromOutcome outcome) {
   switch (outcome) {
-    case FromOutcome::Missing: return SkipReason::NoFrom;
-    case FromOutcome::Multiple: return SkipReason::MultipleFrom;
-    case FromOutcome::NoDomain: return SkipReason::FromWithoutDomain;
-    case FromOutcome::Unparsable: return SkipReason::UnparsableFrom;
-    case FromOutcome::Ok: break;
+    case FromOutcome::Missing:
+      return SkipReason::NoFrom;
+    case FromOutcome::Multiple:
+      return SkipReason::MultipleFrom;
+    case FromOutcome::NoDomain:
+      return SkipReason::FromWithoutDomain;
+    case FromOutcome::Unparsable:
+      return SkipReason::UnparsableFrom;
+    case FromOutcome::Ok:
+      break;
   }
   return SkipReason::None;
 }
@@ -42,7 +52,8 @@ std::string default_internal_hosts() {
 }
 
 SigningPolicy::SigningPolicy(KeyStore keys, CidrList internal_hosts, bool sign_subdomains)
-    : keys_(std::move(keys)), internal_hosts_(std::move(internal_hosts)),
+    : keys_(std::move(keys)),
+      internal_hosts_(std::move(internal_hosts)),
       sign_subdomains_(sign_subdomains) {}
 
 bool SigningPolicy::internal(std::string_view client_address, std::string_view auth_authen) const {

@@ -31,8 +31,8 @@ class SigningPolicy {
  public:
   struct Decision {
     bool sign = false;
-    std::vector<SigningKey> keys;  // when sign: one RSA and/or one Ed25519 key
-    std::string reason;            // when not: "external client", "no From:", ...
+    std::vector<SigningKey> keys;               // when sign: one RSA and/or one Ed25519 key
+    std::string reason;                         // when not: "external client", "no From:", ...
     SkipReason skip_reason = SkipReason::None;  // when not: the class of `reason`
   };
 

@@ -16,7 +16,8 @@ using namespace postern::dkim;
 // ~`size` bytes of mail-like text: 72-column lines, some trailing spaces and tabs.
 std::string sample_body(size_t size) {
   std::string body;
-  const std::string line = "Lorem ipsum dolor sit amet,  consectetur\tadipiscing elit, sed do eiusmod ";
+  const std::string line =
+      "Lorem ipsum dolor sit amet,  consectetur\tadipiscing elit, sed do eiusmod ";
   for (size_t i = 0; body.size() < size; ++i) body += line + (i % 5 == 0 ? "  \r\n" : "\r\n");
   return body;
 }
@@ -60,8 +61,12 @@ void sign_message(benchmark::State& state, std::vector<SigningKey> keys) {
   }
 }
 
-void BM_Sign10kRsa2048(benchmark::State& state) { sign_message(state, {{"example.com", "r", key("RSA")}}); }
-void BM_Sign10kEd25519(benchmark::State& state) { sign_message(state, {{"example.com", "e", key("ED")}}); }
+void BM_Sign10kRsa2048(benchmark::State& state) {
+  sign_message(state, {{"example.com", "r", key("RSA")}});
+}
+void BM_Sign10kEd25519(benchmark::State& state) {
+  sign_message(state, {{"example.com", "e", key("ED")}});
+}
 void BM_Sign10kDual(benchmark::State& state) {
   sign_message(state, {{"example.com", "r", key("RSA")}, {"example.com", "e", key("ED")}});
 }

@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t colon = input.find(':');
   // A milter never sees CR or LF in a field name (fields are split at line ends).
   std::string_view name = input.substr(0, std::min(colon, input.find_first_of("\r\n")));
-  std::string_view value = colon == std::string_view::npos ? std::string_view() : input.substr(colon + 1);
+  std::string_view value =
+      colon == std::string_view::npos ? std::string_view() : input.substr(colon + 1);
   std::string out;
   postern::dkim::canonicalize_header(Canon::Relaxed, name, value, out);
   if (out.find_first_of("\r\n") != out.size() - 2) std::abort();
@@ -39,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   postern::dkim::canonicalize_header(Canon::Simple, name, value, out);
   size_t split = input.empty() ? 0 : (data[0] * 256u + data[1]) % (input.size() + 1);
   for (Canon canon : {Canon::Simple, Canon::Relaxed}) {
-    if (body_in_two(canon, input, split) != postern::dkim::canonicalize_body(canon, input)) std::abort();
+    if (body_in_two(canon, input, split) != postern::dkim::canonicalize_body(canon, input))
+      std::abort();
   }
   return 0;
 }

@@ -31,7 +31,8 @@ TEST(IpAddressParse, Table) {
   };
   for (const auto& c : cases) {
     auto a = IpAddress::parse(c.text);
-    ASSERT_EQ(a.has_value(), c.ok) << "'" << c.text << "': got parsed=" << a.has_value() << ", want " << c.ok;
+    ASSERT_EQ(a.has_value(), c.ok)
+        << "'" << c.text << "': got parsed=" << a.has_value() << ", want " << c.ok;
     if (!a) continue;
     EXPECT_EQ(a->v6, c.v6) << c.text;
     EXPECT_EQ(a->to_string(), c.printed) << "got " << a->to_string() << ", want " << c.printed;
@@ -51,9 +52,9 @@ TEST(CidrContains, Table) {
       {"192.0.2.7", "192.0.2.8", false},
       {"0.0.0.0/0", "203.0.113.9", true},
       {"0.0.0.0/0", "2001:db8::1", false},
-      {"10.0.0.0/8", "::ffff:10.9.9.9", true},      // mapped client, IPv4 network
+      {"10.0.0.0/8", "::ffff:10.9.9.9", true},  // mapped client, IPv4 network
       {"10.0.0.0/8", "::ffff:11.9.9.9", false},
-      {"::ffff:10.0.0.0/104", "10.2.3.4", true},    // mapped network, IPv4 client
+      {"::ffff:10.0.0.0/104", "10.2.3.4", true},  // mapped network, IPv4 client
       {"2001:db8::/32", "2001:db8:ffff::1", true},
       {"2001:db8::/32", "2001:db9::1", false},
       {"2001:db8::/33", "2001:db8:8000::1", false},
@@ -66,7 +67,8 @@ TEST(CidrContains, Table) {
     Cidr cidr = Cidr::parse(c.cidr);
     auto a = IpAddress::parse(c.address);
     ASSERT_TRUE(a) << c.address;
-    EXPECT_EQ(cidr.contains(*a), c.want) << c.cidr << " contains " << c.address << ": got " << !c.want << ", want " << c.want;
+    EXPECT_EQ(cidr.contains(*a), c.want)
+        << c.cidr << " contains " << c.address << ": got " << !c.want << ", want " << c.want;
   }
 }
 

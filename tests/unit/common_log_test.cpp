@@ -20,7 +20,9 @@ class LogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     init("postern-test", Target::Stderr, Level::Info);
-    detail::set_sink([this](Level level, std::string_view line) { lines_.push_back({level, std::string(line)}); });
+    detail::set_sink([this](Level level, std::string_view line) {
+      lines_.push_back({level, std::string(line)});
+    });
   }
   void TearDown() override { detail::set_sink(nullptr); }
   std::vector<Captured> lines_;
@@ -50,14 +52,16 @@ TEST(LogQuote, Table) {
       {"<user@example.com>", "<user@example.com>"},
   };
   for (const auto& c : cases) {
-    EXPECT_EQ(as_value(c.value), c.want) << "value '" << c.value << "': got " << as_value(c.value) << ", want " << c.want;
+    EXPECT_EQ(as_value(c.value), c.want)
+        << "value '" << c.value << "': got " << as_value(c.value) << ", want " << c.want;
   }
 }
 
 TEST(LogQuote, TruncatesLongValues) {
   std::string plain(300, 'a');
   std::string want = std::string(detail::max_value_bytes, 'a') + "...";
-  EXPECT_EQ(as_value(plain), want) << "got length " << as_value(plain).size() << ", want " << want.size();
+  EXPECT_EQ(as_value(plain), want)
+      << "got length " << as_value(plain).size() << ", want " << want.size();
 
   std::string spaced(300, ' ');
   std::string want_spaced = "\"" + std::string(detail::max_value_bytes, ' ') + "...\"";
@@ -68,13 +72,24 @@ TEST(LogQuote, TruncatesLongValues) {
 }
 
 TEST_F(LogTest, EventLine) {
-  info("dkim-verify").kv("queue_id", "4XyZ1").kv("sdid", "example.com").kv("result", "fail").kv("reason", "body hash mismatch");
+  info("dkim-verify")
+      .kv("queue_id", "4XyZ1")
+      .kv("sdid", "example.com")
+      .kv("result", "fail")
+      .kv("reason", "body hash mismatch");
   ASSERT_EQ(lines_.size(), 1u);
-  EXPECT_EQ(lines_[0].line, "dkim-verify queue_id=4XyZ1 sdid=example.com result=fail reason=\"body hash mismatch\"");
+  EXPECT_EQ(
+      lines_[0].line,
+      "dkim-verify queue_id=4XyZ1 sdid=example.com result=fail reason=\"body hash mismatch\"");
 }
 
 TEST_F(LogTest, Numbers) {
-  info("n").kv("i", -3).kv("u", 7u).kv("big", static_cast<uint64_t>(18446744073709551615ull)).kv("d", 0.25).kv("b", true);
+  info("n")
+      .kv("i", -3)
+      .kv("u", 7u)
+      .kv("big", static_cast<uint64_t>(18446744073709551615ull))
+      .kv("d", 0.25)
+      .kv("b", true);
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_EQ(lines_[0].line, "n i=-3 u=7 big=18446744073709551615 d=0.25 b=yes");
 }

@@ -1,5 +1,6 @@
 // common_milter_test.cpp — the libmilter adapter's core without libmilter's loop: status
-// mapping, exceptions → SMFIS_TEMPFAIL with one log line, connect info, negotiation, header spacing.
+// mapping, exceptions → SMFIS_TEMPFAIL with one log line, connect info, negotiation, header
+// spacing.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -44,20 +45,25 @@ TEST(MilterStatusMap, Table) {
     bool skip_allowed;
     int want;
   } cases[] = {
-      {MilterStatus::Continue, false, SMFIS_CONTINUE}, {MilterStatus::Accept, false, SMFIS_ACCEPT},
-      {MilterStatus::Reject, false, SMFIS_REJECT},     {MilterStatus::Discard, false, SMFIS_DISCARD},
-      {MilterStatus::Tempfail, false, SMFIS_TEMPFAIL}, {MilterStatus::Skip, true, SMFIS_SKIP},
+      {MilterStatus::Continue, false, SMFIS_CONTINUE},
+      {MilterStatus::Accept, false, SMFIS_ACCEPT},
+      {MilterStatus::Reject, false, SMFIS_REJECT},
+      {MilterStatus::Discard, false, SMFIS_DISCARD},
+      {MilterStatus::Tempfail, false, SMFIS_TEMPFAIL},
+      {MilterStatus::Skip, true, SMFIS_SKIP},
       {MilterStatus::Skip, false, SMFIS_CONTINUE},
   };
   for (const auto& c : cases) {
     int got = detail::to_smfis(c.status, c.skip_allowed);
-    EXPECT_EQ(got, c.want) << "status " << static_cast<int>(c.status) << ": got " << got << ", want " << c.want;
+    EXPECT_EQ(got, c.want) << "status " << static_cast<int>(c.status) << ": got " << got
+                           << ", want " << c.want;
   }
 }
 
 TEST_F(MilterGuardTest, StdExceptionBecomesTempfailAndOneLogLine) {
-  int got = detail::guarded_session_call("header", ctx_, &session_,
-                                         [&](MilterSession& s) { return s.on_header(ctx_, "From", " a@b"); });
+  int got = detail::guarded_session_call("header", ctx_, &session_, [&](MilterSession& s) {
+    return s.on_header(ctx_, "From", " a@b");
+  });
   EXPECT_EQ(got, SMFIS_TEMPFAIL) << "got " << got << ", want SMFIS_TEMPFAIL";
   ASSERT_EQ(lines_.size(), 1u);
   std::string want = "milter-error stage=header reason=\"key server down\" action=tempfail";
@@ -65,23 +71,24 @@ TEST_F(MilterGuardTest, StdExceptionBecomesTempfailAndOneLogLine) {
 }
 
 TEST_F(MilterGuardTest, NonStdExceptionBecomesTempfail) {
-  int got = detail::guarded_session_call("eom", ctx_, &session_,
-                                         [&](MilterSession& s) { return s.on_end_of_message(ctx_); });
+  int got = detail::guarded_session_call(
+      "eom", ctx_, &session_, [&](MilterSession& s) { return s.on_end_of_message(ctx_); });
   EXPECT_EQ(got, SMFIS_TEMPFAIL);
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_EQ(lines_[0], "milter-error stage=eom reason=\"unknown exception\" action=tempfail");
 }
 
 TEST_F(MilterGuardTest, MissingSessionIsAFault) {
-  int got = detail::guarded_session_call("helo", ctx_, nullptr, [&](MilterSession& s) { return s.on_helo(ctx_, "x"); });
+  int got = detail::guarded_session_call("helo", ctx_, nullptr,
+                                         [&](MilterSession& s) { return s.on_helo(ctx_, "x"); });
   EXPECT_EQ(got, SMFIS_TEMPFAIL);
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_NE(lines_[0].find("no session"), std::string::npos) << "got " << lines_[0];
 }
 
 TEST_F(MilterGuardTest, NormalStatusPassesThroughWithoutLog) {
-  int got = detail::guarded_session_call("body", ctx_, &session_, [&](MilterSession& s) { return s.on_body(ctx_, "x"); },
-                                         true);
+  int got = detail::guarded_session_call(
+      "body", ctx_, &session_, [&](MilterSession& s) { return s.on_body(ctx_, "x"); }, true);
   EXPECT_EQ(got, SMFIS_SKIP);
   EXPECT_TRUE(lines_.empty());
 }
@@ -157,8 +164,8 @@ TEST(MilterHeaderValue, Spacing) {
   };
   for (const auto& c : cases) {
     std::string got = detail::wire_header_value(c.value, c.leadspc);
-    EXPECT_EQ(got, c.want) << "'" << c.value << "' leadspc=" << c.leadspc << ": got '" << got << "', want '" << c.want
-                           << "'";
+    EXPECT_EQ(got, c.want) << "'" << c.value << "' leadspc=" << c.leadspc << ": got '" << got
+                           << "', want '" << c.want << "'";
   }
 }
 

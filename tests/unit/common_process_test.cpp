@@ -25,7 +25,9 @@ TEST(NotifyReady, WritesNewlineAndCloses) {
   close(fds[0]);
 }
 
-TEST(NotifyReady, NegativeFdIsNoOp) { EXPECT_NO_THROW(notify_ready(-1)); }
+TEST(NotifyReady, NegativeFdIsNoOp) {
+  EXPECT_NO_THROW(notify_ready(-1));
+}
 
 TEST(NotifyReady, BadFdThrows) {
   int fd = open("/dev/null", O_RDONLY);

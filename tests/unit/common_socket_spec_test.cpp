@@ -25,15 +25,18 @@ TEST(SocketSpecParse, Good) {
     uint16_t port;
     std::string path, milter, postfix;
   } cases[] = {
-      {"inet:8891@127.0.0.1", Family::Inet, "127.0.0.1", 8891, "", "inet:8891@127.0.0.1", "inet:127.0.0.1:8891"},
+      {"inet:8891@127.0.0.1", Family::Inet, "127.0.0.1", 8891, "", "inet:8891@127.0.0.1",
+       "inet:127.0.0.1:8891"},
       {"inet:8891", Family::Inet, "", 8891, "", "inet:8891", "inet:127.0.0.1:8891"},
-      {"inet:1@localhost", Family::Inet, "localhost", 1, "", "inet:1@localhost", "inet:localhost:1"},
-      {"inet:65535@0.0.0.0", Family::Inet, "0.0.0.0", 65535, "", "inet:65535@0.0.0.0", "inet:0.0.0.0:65535"},
+      {"inet:1@localhost", Family::Inet, "localhost", 1, "", "inet:1@localhost",
+       "inet:localhost:1"},
+      {"inet:65535@0.0.0.0", Family::Inet, "0.0.0.0", 65535, "", "inet:65535@0.0.0.0",
+       "inet:0.0.0.0:65535"},
       {"inet6:8891@::1", Family::Inet6, "::1", 8891, "", "inet6:8891@::1", "inet:[::1]:8891"},
       {"inet6:8891@[::1]", Family::Inet6, "::1", 8891, "", "inet6:8891@::1", "inet:[::1]:8891"},
       {"inet6:8891", Family::Inet6, "", 8891, "", "inet6:8891", "inet:[::1]:8891"},
-      {"unix:/run/postern/dkim.sock", Family::Unix, "", 0, "/run/postern/dkim.sock", "unix:/run/postern/dkim.sock",
-       "unix:/run/postern/dkim.sock"},
+      {"unix:/run/postern/dkim.sock", Family::Unix, "", 0, "/run/postern/dkim.sock",
+       "unix:/run/postern/dkim.sock", "unix:/run/postern/dkim.sock"},
       {"local:/tmp/x", Family::Unix, "", 0, "/tmp/x", "unix:/tmp/x", "unix:/tmp/x"},
   };
   for (const auto& c : cases) {
@@ -42,8 +45,10 @@ TEST(SocketSpecParse, Good) {
     EXPECT_EQ(s.host, c.host) << c.spec << ": got host " << s.host << ", want " << c.host;
     EXPECT_EQ(s.port, c.port) << c.spec << ": got port " << s.port << ", want " << c.port;
     EXPECT_EQ(s.path, c.path) << c.spec;
-    EXPECT_EQ(s.milter_notation(), c.milter) << c.spec << ": got " << s.milter_notation() << ", want " << c.milter;
-    EXPECT_EQ(s.postfix_notation(), c.postfix) << c.spec << ": got " << s.postfix_notation() << ", want " << c.postfix;
+    EXPECT_EQ(s.milter_notation(), c.milter)
+        << c.spec << ": got " << s.milter_notation() << ", want " << c.milter;
+    EXPECT_EQ(s.postfix_notation(), c.postfix)
+        << c.spec << ": got " << s.postfix_notation() << ", want " << c.postfix;
   }
 }
 
@@ -73,11 +78,14 @@ TEST(SocketSpecParse, Bad) {
   for (const auto& c : cases) {
     try {
       SocketSpec::parse(c.spec);
-      ADD_FAILURE() << "'" << c.spec << "': got success, want ConfigError containing " << c.message_part;
+      ADD_FAILURE() << "'" << c.spec << "': got success, want ConfigError containing "
+                    << c.message_part;
     } catch (const ConfigError& e) {
       std::string got = e.what();
-      EXPECT_NE(got.find(c.message_part), std::string::npos) << "got " << got << ", want it to contain " << c.message_part;
-      EXPECT_NE(got.find("'" + c.spec + "'"), std::string::npos) << "got " << got << ", want the spec named";
+      EXPECT_NE(got.find(c.message_part), std::string::npos)
+          << "got " << got << ", want it to contain " << c.message_part;
+      EXPECT_NE(got.find("'" + c.spec + "'"), std::string::npos)
+          << "got " << got << ", want the spec named";
     }
   }
 }
@@ -141,7 +149,8 @@ TEST(BindListen, PortInUseThrows) {
   int a = ephemeral_socket(true);
   ASSERT_GE(a, 0);
   int port = bound_port(a);
-  EXPECT_THROW(bind_listen(SocketSpec::parse("inet:" + std::to_string(port) + "@127.0.0.1"), 4), std::system_error);
+  EXPECT_THROW(bind_listen(SocketSpec::parse("inet:" + std::to_string(port) + "@127.0.0.1"), 4),
+               std::system_error);
   close(a);
 }
 

@@ -60,11 +60,17 @@ std::vector<Case> cases() {
   for (auto [name, c] : {std::pair{"rr", rr}, {"ss", ss}, {"rs", rs}, {"sr", sr}}) {
     all.push_back({std::string("plain-") + name, c, basic_headers(), plain, {}});
     all.push_back({std::string("empty-") + name, c, basic_headers(), "", {}});
-    all.push_back({std::string("trailing-") + name, c, basic_headers(),
-                   "line with trailing space   \r\n\ttabbed  \t\r\n\r\n\r\n \r\n\r\n", {}});
+    all.push_back({std::string("trailing-") + name,
+                   c,
+                   basic_headers(),
+                   "line with trailing space   \r\n\ttabbed  \t\r\n\r\n\r\n \r\n\r\n",
+                   {}});
     all.push_back({std::string("barelf-") + name, c, basic_headers(), "a\nb  \n\n\nc\n\n", {}});
-    all.push_back({std::string("8bit-") + name, c, basic_headers(),
-                   "caf\xc3\xa9 \xe2\x82\xac 100\r\n\xff\xfe raw\r\n", {}});
+    all.push_back({std::string("8bit-") + name,
+                   c,
+                   basic_headers(),
+                   "caf\xc3\xa9 \xe2\x82\xac 100\r\n\xff\xfe raw\r\n",
+                   {}});
     auto folded = basic_headers();
     folded.push_back({"X-Long", " " + std::string(1500, 'x')});
     folded[3].value = " a subject\n\tfolded with LF\r\n  and CRLF  ";
@@ -105,9 +111,10 @@ TEST_F(Dkimpy, VerifiesOurSignatures) {
   // against d=.
   std::vector<SigningKey> keys{{"example.com", "rsa1", rsa, "bounce+x@mail.example.com"},
                                {"example.com", "ed1", ed}};
-  std::ofstream(dir_ / "dns.txt")
-      << "rsa1._domainkey.example.com.\tv=DKIM1; k=rsa; p=" << rsa->public_key_base64() << "\n"
-      << "ed1._domainkey.example.com.\tv=DKIM1; k=ed25519; p=" << ed->public_key_base64() << "\n";
+  std::ofstream(dir_ / "dns.txt") << "rsa1._domainkey.example.com.\tv=DKIM1; k=rsa; p="
+                                  << rsa->public_key_base64() << "\n"
+                                  << "ed1._domainkey.example.com.\tv=DKIM1; k=ed25519; p="
+                                  << ed->public_key_base64() << "\n";
   int64_t now = std::time(nullptr);
   const std::vector<Case> all = cases();
   for (const Case& c : all) {
@@ -121,13 +128,14 @@ TEST_F(Dkimpy, VerifiesOurSignatures) {
       message += to_crlf(f.name + ":" + f.value) + "\r\n";
     }
     // Body in uneven chunks, as libmilter delivers it.
-    for (size_t i = 0; i < c.body.size(); i += 7) signer.add_body(std::string_view(c.body).substr(i, 7));
+    for (size_t i = 0; i < c.body.size(); i += 7)
+      signer.add_body(std::string_view(c.body).substr(i, 7));
     std::vector<std::string> signatures = signer.finish(now);
     ASSERT_EQ(signatures.size(), 2u);
     std::string top;
     for (const std::string& value : signatures) top += "DKIM-Signature: " + value + "\r\n";
-    std::ofstream(dir_ / (c.name + ".eml"), std::ios::binary)
-        << top << message << "\r\n" << to_crlf(c.body);
+    std::ofstream(dir_ / (c.name + ".eml"), std::ios::binary) << top << message << "\r\n"
+                                                              << to_crlf(c.body);
   }
   std::string script = std::string(POSTERN_SOURCE_DIR) + "/tests/unit/dkim_dkimpy_check.py";
   std::string command = "/usr/bin/python3 " + script + " " + dir_.string() + " > " +
@@ -138,7 +146,8 @@ TEST_F(Dkimpy, VerifiesOurSignatures) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << output;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
   size_t passes = 0;
-  for (size_t at = output.find(": pass"); at != std::string::npos; at = output.find(": pass", at + 1)) {
+  for (size_t at = output.find(": pass"); at != std::string::npos;
+       at = output.find(": pass", at + 1)) {
     ++passes;
   }
   EXPECT_EQ(passes, 2 * all.size()) << output;
@@ -158,10 +167,11 @@ TEST_F(Dkimpy, DetectsTampering) {
   }
   signer.add_body("original\r\n");
   std::string value = signer.finish(std::time(nullptr)).at(0);
-  std::ofstream(dir_ / "t.eml", std::ios::binary)
-      << "DKIM-Signature: " << value << "\r\n" << message << "\r\ntampered\r\n";
+  std::ofstream(dir_ / "t.eml", std::ios::binary) << "DKIM-Signature: " << value << "\r\n"
+                                                  << message << "\r\ntampered\r\n";
   std::string script = std::string(POSTERN_SOURCE_DIR) + "/tests/unit/dkim_dkimpy_check.py";
-  int status = std::system(("/usr/bin/python3 " + script + " " + dir_.string() + " >/dev/null 2>&1").c_str());
+  int status = std::system(
+      ("/usr/bin/python3 " + script + " " + dir_.string() + " >/dev/null 2>&1").c_str());
   if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << "no dkimpy";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
 }

@@ -22,9 +22,13 @@ const Case kCases[] = {
     {" joe@example.com.", FromOutcome::Ok, "joe@example.com"},
     {" \"joe smith\"@example.com", FromOutcome::Ok, "\"joe smith\"@example.com"},
     {" joe . smith @ example . com", FromOutcome::Ok, "joe.smith@example.com"},  // obs-local-part
-    {" <@relay.example:joe@example.com>", FromOutcome::Ok, "joe@example.com"},      // obs-route
-    {" Team: joe@example.com;", FromOutcome::Ok, "joe@example.com"},                 // group
-    {" J\xc3\xb6rg <j@b\xc3\xbc" "cher.example>", FromOutcome::Ok, "j@b\xc3\xbc" "cher.example"},
+    {" <@relay.example:joe@example.com>", FromOutcome::Ok, "joe@example.com"},   // obs-route
+    {" Team: joe@example.com;", FromOutcome::Ok, "joe@example.com"},             // group
+    {" J\xc3\xb6rg <j@b\xc3\xbc"
+     "cher.example>",
+     FromOutcome::Ok,
+     "j@b\xc3\xbc"
+     "cher.example"},
     {" a@example.com, b@example.com", FromOutcome::Multiple, ""},
     {" Team: a@example.com, b@example.com;", FromOutcome::Multiple, ""},
     {" joe", FromOutcome::NoDomain, ""},

@@ -54,8 +54,9 @@ class Genkey : public ::testing::Test {
     ASSERT_TRUE(std::regex_search(txt, m, std::regex("p=([A-Za-z0-9+/=]+)")));
     std::string pub = *base64_decode(m[1].str());
     const auto* bytes = reinterpret_cast<const unsigned char*>(pub.data());
-    EVP_PKEY* pkey = ed25519 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, pub.size())
-                             : d2i_PUBKEY(nullptr, &bytes, static_cast<long>(pub.size()));
+    EVP_PKEY* pkey = ed25519
+                         ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, pub.size())
+                         : d2i_PUBKEY(nullptr, &bytes, static_cast<long>(pub.size()));
     ASSERT_NE(pkey, nullptr);
     std::string data = "hello";
     std::string signature = sign_header_data(*key, data);
@@ -66,10 +67,11 @@ class Genkey : public ::testing::Test {
       message.assign(reinterpret_cast<char*>(digest), 32);
     }
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ASSERT_EQ(EVP_DigestVerifyInit(ctx, nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, pkey), 1);
-    EXPECT_EQ(EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                               signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
-                               message.size()),
+    ASSERT_EQ(EVP_DigestVerifyInit(ctx, nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, pkey),
+              1);
+    EXPECT_EQ(EVP_DigestVerify(
+                  ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                  reinterpret_cast<const unsigned char*>(message.data()), message.size()),
               1);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
@@ -82,7 +84,8 @@ TEST_F(Genkey, RsaRoundTrip) {
   ASSERT_EQ(run({"--domain", "example.com", "--selector", "s1", "--out-dir", dir_.string()}), 0)
       << err_.str();
   std::string record = out_.str();
-  EXPECT_TRUE(record.starts_with("s1._domainkey.example.com. IN TXT ( \"v=DKIM1; k=rsa; p=")) << record;
+  EXPECT_TRUE(record.starts_with("s1._domainkey.example.com. IN TXT ( \"v=DKIM1; k=rsa; p="))
+      << record;
   EXPECT_TRUE(record.ends_with(" )\n"));
   struct stat st {};
   ASSERT_EQ(stat((dir_ / "s1.private").c_str(), &st), 0);

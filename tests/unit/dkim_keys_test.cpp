@@ -68,9 +68,12 @@ TEST_F(Keys, RefusesBadFiles) {
   std::string missing = (dir_ / "nope.pem").string();
   EXPECT_EQ(error_of(missing), "key file " + missing + ": no such file");
   std::string open = write("open.pem", pem_of("ED25519", 0), 0644);
-  EXPECT_EQ(error_of(open), "key file " + open + " is readable by group or others (mode 0644); chmod 600");
-  EXPECT_NE(error_of(write("w.pem", pem_of("ED25519", 0), 0620)).find("writable by group"), std::string::npos);
-  EXPECT_NE(error_of(write("junk.pem", "not a key")).find("not a PEM private key"), std::string::npos);
+  EXPECT_EQ(error_of(open),
+            "key file " + open + " is readable by group or others (mode 0644); chmod 600");
+  EXPECT_NE(error_of(write("w.pem", pem_of("ED25519", 0), 0620)).find("writable by group"),
+            std::string::npos);
+  EXPECT_NE(error_of(write("junk.pem", "not a key")).find("not a PEM private key"),
+            std::string::npos);
   EXPECT_NE(error_of(write("small.pem", pem_of("RSA", 512))).find("512 bits"), std::string::npos);
   EXPECT_NE(error_of(write("x.pem", pem_of("X25519", 0))).find("unsupported key type"),
             std::string::npos);
@@ -102,12 +105,19 @@ TEST_F(Keys, ShortcutAndSubdomains) {
 TEST_F(Keys, OpendkimTables) {
   std::string ed_path = write("ed.pem", pem_of("ED25519", 0));
   std::string rsa_path = write("rsa.pem", pem_of("RSA", 1024));
-  std::string key_table = write("KeyTable",
-                                "# comment\n\n"
-                                "ed   example.com:e2024:" + ed_path + "\n"
-                                "rsa  example.com:r2024:" + rsa_path + "   # trailing comment\n"
-                                "any  %:wild:" + rsa_path + "\n"
-                                "inline example.org:in:nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n");
+  std::string key_table =
+      write("KeyTable",
+            "# comment\n\n"
+            "ed   example.com:e2024:" +
+                ed_path +
+                "\n"
+                "rsa  example.com:r2024:" +
+                rsa_path +
+                "   # trailing comment\n"
+                "any  %:wild:" +
+                rsa_path +
+                "\n"
+                "inline example.org:in:nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n");
   std::string signing = write("SigningTable",
                               "boss@example.com rsa\n"
                               "example.com ed\n"
@@ -137,13 +147,15 @@ TEST_F(Keys, OpendkimTables) {
 
 TEST_F(Keys, SigningTableSignerBecomesAuid) {
   std::string rsa_path = write("rsa.pem", pem_of("RSA", 1024));
-  std::string key_table = write("KeyTable", "rsa example.com:r1:" + rsa_path + "\n"
-                                            "any %:r2:" + rsa_path + "\n");
+  std::string key_table = write("KeyTable", "rsa example.com:r1:" + rsa_path +
+                                                "\n"
+                                                "any %:r2:" +
+                                                rsa_path + "\n");
   std::string signing = write("SigningTable.re",
-                              "*@mail.example.com rsa @mail.example.com\n"   // subdomain of d=: kept
+                              "*@mail.example.com rsa @mail.example.com\n"  // subdomain of d=: kept
                               "*@example.com rsa bounces@example.com\n"
-                              "*@example.net rsa @example.net\n"             // conflicts with d=
-                              "*@example.org any @%\n");                     // "%" = From: domain
+                              "*@example.net rsa @example.net\n"  // conflicts with d=
+                              "*@example.org any @%\n");          // "%" = From: domain
   KeyStore store;
   store.load_opendkim_tables(key_table, "refile:" + signing);
   struct Case {
@@ -158,8 +170,8 @@ TEST_F(Keys, SigningTableSignerBecomesAuid) {
     auto keys = store.find(c.from, false);
     ASSERT_EQ(keys.size(), 1u) << c.from;
     EXPECT_EQ(keys[0].sdid, c.want_sdid) << c.from;
-    EXPECT_EQ(keys[0].auid, c.want_auid) << c.from << ": got i=" << keys[0].auid << ", want "
-                                         << c.want_auid;
+    EXPECT_EQ(keys[0].auid, c.want_auid)
+        << c.from << ": got i=" << keys[0].auid << ", want " << c.want_auid;
   }
   EXPECT_EQ(signing_identity("@Sub.Example.com", "x", "example.com"), "@Sub.Example.com");
   EXPECT_EQ(signing_identity("@notexample.com", "x", "example.com"), "");
@@ -182,7 +194,8 @@ TEST_F(Keys, TableErrorsSayFileAndLine) {
     KeyStore().load_opendkim_tables(good_table, missing);
     FAIL() << "no error";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), missing + ":3: key 'nokey' is not in the KeyTable " + good_table);
+    EXPECT_EQ(std::string(e.what()),
+              missing + ":3: key 'nokey' is not in the KeyTable " + good_table);
   }
   std::string open_key = write("open.pem", pem_of("ED25519", 0), 0644);
   std::string bad_key = write("KeyTable3", "k example.com:e:" + open_key + "\n");
@@ -200,7 +213,8 @@ TEST(KeyTableLine, Parses) {
   EXPECT_EQ(parse_key_table_line("k example.com:sel", line, error), LineKind::Error);
   EXPECT_EQ(parse_key_table_line("k a:b:c extra", line, error), LineKind::Error);
   SigningTableLine s;
-  EXPECT_EQ(parse_signing_table_line("*@Example.com key user@example.com", s, error), LineKind::Record);
+  EXPECT_EQ(parse_signing_table_line("*@Example.com key user@example.com", s, error),
+            LineKind::Record);
   EXPECT_EQ(s.pattern, "*@example.com");
   EXPECT_EQ(s.signer, "user@example.com");
   EXPECT_EQ(parse_signing_table_line("lonely", s, error), LineKind::Error);

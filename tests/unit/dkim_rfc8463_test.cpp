@@ -43,7 +43,7 @@ std::vector<HeaderField> rfc_headers() {
           {"Message-ID", " <20030712040037.46341.5F8J@football.example.com>"}};
 }
 constexpr char kBody[] = "Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
-const std::vector<std::string> kSignedFields = {"from", "to",   "subject", "date",
+const std::vector<std::string> kSignedFields = {"from",       "to",   "subject", "date",
                                                 "message-id", "from", "subject", "date"};
 
 constexpr char kBodyHash[] = "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=";
@@ -89,15 +89,15 @@ TEST(Rfc8463, RsaKeyMatchesPublishedPublicKey) {
 
 TEST(Rfc8463, Ed25519SignatureReproduced) {
   auto key = PrivateKey::load_base64(kEd25519Seed, "rfc8463 ed25519");
-  std::string b = sign_with_template(*key, Canon::Relaxed, rfc_headers(), kSignedFields,
-                                     kEd25519Template);
+  std::string b =
+      sign_with_template(*key, Canon::Relaxed, rfc_headers(), kSignedFields, kEd25519Template);
   EXPECT_EQ(b, kEd25519B) << "got " << b << ", want " << kEd25519B;
 }
 
 TEST(Rfc8463, RsaSignatureReproduced) {
   auto key = PrivateKey::load_pem(kRsaKey, "rfc8463 rsa");
-  std::string b = sign_with_template(*key, Canon::Relaxed, rfc_headers(), kSignedFields,
-                                     kRsaTemplate);
+  std::string b =
+      sign_with_template(*key, Canon::Relaxed, rfc_headers(), kSignedFields, kRsaTemplate);
   EXPECT_EQ(b, kRsaB) << "got " << b << ", want " << kRsaB;
 }
 

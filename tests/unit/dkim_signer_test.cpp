@@ -15,7 +15,8 @@ std::shared_ptr<const PrivateKey> ed25519() {
   return PrivateKey::load_base64("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", "test");
 }
 std::shared_ptr<const PrivateKey> rsa() {
-  static auto key = PrivateKey::adopt(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}), "t");
+  static auto key =
+      PrivateKey::adopt(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}), "t");
   return key;
 }
 
@@ -37,7 +38,7 @@ std::vector<std::string> sign(const SignerConfig& config, std::vector<SigningKey
   return signer.finish(1700000000);
 }
 
-const std::vector<HeaderField> kHeaders = {{"Received", " x"},      {"From", " a@example.com"},
+const std::vector<HeaderField> kHeaders = {{"Received", " x"},       {"From", " a@example.com"},
                                            {"To", " b@example.net"}, {"To", " c@example.net"},
                                            {"Subject", " hi"},       {"X-Other", " no"}};
 
@@ -53,7 +54,7 @@ TEST(Signer, TagOrderAndValues) {
   EXPECT_EQ(tag(v, "x"), "1700086400");
   EXPECT_EQ(tag(v, "h"), "from:from:subject:to:to");  // config order, From once more
   EXPECT_EQ(tag(v, "bh"), body_hash(Canon::Relaxed, "body\r\n"));
-  size_t order[] = {v.find("v="), v.find("a="), v.find("c="), v.find("d="), v.find("s="),
+  size_t order[] = {v.find("v="), v.find("a="), v.find("c="), v.find("d="),  v.find("s="),
                     v.find("t="), v.find("x="), v.find("h="), v.find("bh="), v.find(" b=")};
   for (size_t i = 1; i < std::size(order); ++i) EXPECT_LT(order[i - 1], order[i]) << v;
 }
@@ -84,7 +85,8 @@ TEST(Signer, LinesAtMost78AndFoldedWithCrlfTab) {
   int lines = 0;
   for (;;) {
     size_t end = field.find("\r\n", start);
-    std::string line = field.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string line =
+        field.substr(start, end == std::string::npos ? std::string::npos : end - start);
     EXPECT_LE(line.size(), 78u) << line;
     if (lines++ > 0) {
       EXPECT_EQ(line[0], '\t');

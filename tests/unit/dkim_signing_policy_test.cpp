@@ -9,8 +9,8 @@ namespace {
 
 SigningPolicy policy(bool sign_subdomains = false) {
   KeyStore keys;
-  keys.add("example.com", "e", PrivateKey::load_base64(
-                                   "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", "test key"));
+  keys.add("example.com", "e",
+           PrivateKey::load_base64("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", "test key"));
   return SigningPolicy(std::move(keys), CidrList::parse(default_internal_hosts()), sign_subdomains);
 }
 
