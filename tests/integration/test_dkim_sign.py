@@ -347,6 +347,30 @@ class MultiMessageTests(EnvTestCase):
         self.assertLogged("dkim-sign", "queue_id=" + q3)
 
 
+class PrivilegeDropTests(EnvTestCase):
+    """--user: keys are read as root, then the daemon runs as the user and
+    still signs."""
+
+    @classmethod
+    def milter_spec(cls):
+        if cls.env.adapter.name != "postern-dkim":
+            raise unittest.SkipTest("postern-dkim only")
+        return harness.MilterSpec(cls.signing_keys(), [DOMAIN],
+                                  extra_args=["--user", "nobody"])
+
+    def test_runs_as_user_and_signs(self):
+        with open("/proc/%d/status" % self.env.milter_proc.pid) as f:
+            ids = {k: v.split() for k, _, v in
+                   (line.partition(":") for line in f)
+                   if k in ("Uid", "Gid")}
+        nobody = int(subprocess.check_output(["id", "-u", "nobody"]))
+        self.assertEqual([int(x) for x in ids["Uid"]], [nobody] * 4,
+                         "real/effective/saved/fs uid after --user nobody")
+        self.assertNotIn("0", ids["Gid"], "still in group root")
+        d = self.env.send_and_wait(message("dropped privileges"))
+        self.assertSigned(d)
+
+
 class CheckConfigTests(unittest.TestCase):
     """postern-dkim --check-config refuses a world-readable key file."""
 
