@@ -2,10 +2,13 @@
 // policy daemon runs. INTERFACE CONTRACT; implementation in policy_request.cpp (parser) and
 // policy_server.cpp (Boost.Asio server). A request is "name=value" lines ended by an empty line;
 // the reply is "action=..." and an empty line; Postfix keeps connections open and reuses them.
+// Source: Postfix SMTPD_POLICY_README ("Protocol description").
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,9 +28,16 @@ class PolicyRequest {
  public:
   /// Value of attribute `name`, "" when absent (Postfix sends empty values as "name=").
   std::string_view get(std::string_view name) const;
+  /// True when attribute `name` was sent (even with an empty value).
   bool has(std::string_view name) const;
+  /// Sets attribute `name`: replaces its value when present, else appends it (order kept).
   void set(std::string name, std::string value);
+  /// Every attribute in the order received.
   const std::vector<std::pair<std::string, std::string>>& attributes() const { return attrs_; }
+  /// (Addition) The request in protocol form: "name=value\n" per attribute, then "\n". For
+  /// clients and tests; the parser reads it back to the same attributes when no name holds '='
+  /// or a line break and no value holds a line break.
+  std::string serialize() const;
 
  private:
   std::vector<std::pair<std::string, std::string>> attrs_;
@@ -42,17 +52,28 @@ struct PolicyLimits {
 };
 
 /// Incremental parser: feed bytes as they arrive, take complete requests out.
+/// Lines end in "\n" or "\r\n"; an attribute line is "name=value" split at the first '='
+/// (values may hold '='); an empty line ends the request. Errors (each names the line number,
+/// 1-based within the request): a line without '=', an empty name, a NUL byte, a repeated
+/// name, an empty request, and any PolicyLimits cap exceeded (line bytes without the line end,
+/// attribute count, request bytes with line ends). An error is final: feed() keeps returning
+/// Error. Nothing here throws except std::bad_alloc.
 class PolicyRequestParser {
  public:
   enum class State { NeedMore, Complete, Error };
   explicit PolicyRequestParser(PolicyLimits limits = {}) : limits_(limits) {}
-  /// Consumes bytes from `data` up to the end of one request; sets `consumed`. On Complete,
-  /// take() returns the request; on Error, error() says what and where (line number).
+  /// Consumes bytes from `data` up to the end of one request; sets `consumed` (bytes used,
+  /// <= data.size(); all of it on NeedMore). On Complete, take() returns the request and the
+  /// next feed() starts a new one; on Error, error() says what and where (line number).
   State feed(std::string_view data, size_t& consumed);
+  /// The request completed by the last feed(); leaves the parser ready for the next one.
   PolicyRequest take();
+  /// Why the last feed() returned Error ("line 3: no '=' in attribute line"); "" otherwise.
   const std::string& error() const { return error_; }
 
  private:
+  State end_of_line();  // line_ holds a whole line: end the request or add an attribute
+
   PolicyLimits limits_;
   std::string line_;
   PolicyRequest current_;
@@ -62,14 +83,16 @@ class PolicyRequestParser {
 
 /// The daemon's decision for one request: the text after "action=" ("DUNNO",
 /// "PREPEND Received-SPF: pass ...", "DEFER_IF_PERMIT 4.7.1 ..."). May throw: a fault.
+/// Runs on the worker threads, several at once: it must be thread-safe. An empty action or
+/// one holding a line break counts as a fault (it would corrupt the protocol).
 using PolicyHandler = std::function<std::string(const PolicyRequest&)>;
 
 struct PolicyServerConfig {
   std::string name;  // daemon name for logs and metric names ("spf" -> postern_spf_*)
   SocketSpec socket;
-  unsigned socket_mode = 0660;      // unix sockets
-  std::string socket_owner;         // unix sockets: chown to this user before the drop
-  size_t worker_threads = 4;        // handlers run here (they may block on DNS/LDAP/Redis)
+  unsigned socket_mode = 0660;           // unix sockets
+  std::string socket_owner;              // unix sockets: chown to this user before the drop
+  size_t worker_threads = 4;             // handlers run here (they may block on DNS/LDAP/Redis)
   double request_deadline_seconds = 10;  // past it, answer fault_action and log
   /// Answer when the handler throws or misses the deadline: the daemon's documented fault
   /// behaviour, e.g. "DEFER_IF_PERMIT 4.3.0 Service temporarily unavailable" or "DUNNO".
@@ -77,6 +100,46 @@ struct PolicyServerConfig {
   PolicyLimits limits;
   metrics::Registry* metrics = nullptr;  // requests, actions, latency, faults (optional)
   std::function<void()> on_listening;    // readiness, privilege drop
+  /// (Addition) A connection with no request in progress and nothing read or written for this
+  /// long is closed. Postfix closes its own idle policy connections after
+  /// smtpd_policy_service_max_idle (300 s), so the server side waits a little longer.
+  double idle_timeout_seconds = 330;
+  /// (Addition) Connections open at once; one more is accepted and closed at once (Postfix
+  /// then applies smtpd_policy_service_default_action, a 4xx by default).
+  size_t max_connections = 500;
+};
+
+/// (Addition) The server as an object, for tests and for daemons that stop it themselves.
+/// run_policy_server() is this plus SIGTERM/SIGINT handling. Threads: one io thread (the
+/// caller of run()) owns every socket and timer; handlers run on config.worker_threads
+/// workers. Per request: the handler's action, or config.fault_action (log "policy-error")
+/// when it throws, or (log "policy-timeout") when it has not returned within
+/// config.request_deadline_seconds of the request being read (its late result is dropped).
+/// Answers on one connection go out in request order. A malformed or oversized request logs
+/// "policy-bad-request" and closes the connection without an answer.
+class PolicyServer {
+ public:
+  /// Binds config.socket (a unix socket gets config.socket_mode and config.socket_owner), then
+  /// calls config.on_listening. Throws ConfigError when the socket cannot be opened.
+  PolicyServer(PolicyServerConfig config, PolicyHandler handler);
+  /// Stops the workers, waiting for handlers still running to return.
+  ~PolicyServer();
+  PolicyServer(const PolicyServer&) = delete;
+  PolicyServer& operator=(const PolicyServer&) = delete;
+
+  /// The bound TCP port (useful with port 0 in tests); 0 for a unix socket.
+  uint16_t port() const;
+  /// Serves on the calling thread until stop() (or SIGTERM/SIGINT when `stop_on_signals`).
+  /// On stop: no new connections or requests; requests in progress are answered (at the
+  /// latest at their deadline) while the grace period (the request deadline + 1 s) lasts.
+  /// Returns 0. Call once.
+  int run(bool stop_on_signals = false);
+  /// Asks run() to stop as above. Thread-safe; no effect once stopped.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// Listen and serve until SIGTERM/SIGINT; returns the exit status. Throws ConfigError when the
