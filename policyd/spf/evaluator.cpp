@@ -145,7 +145,7 @@ class Evaluation {
   Match count_term();
   Match count_void(const dns::Answer& answer, size_t records);
   std::optional<std::string> target(const Mechanism& m, const std::string& domain);
-  Match match_a(const Mechanism& m, const std::string& target);
+  Match match_a(const Mechanism& m, const std::string& target, bool count_voids = true);
   Match match_mx(const Mechanism& m, const std::string& target);
   Match match_ptr(const std::string& target);
   Match match_exists(const std::string& target);
@@ -338,15 +338,16 @@ Match Evaluation::match_include(const std::string& target) {
   return Match::halt(SpfResult::Permerror, "include:" + target + ": " + inner.problem);
 }
 
-// §5.3: the client's address family's records of the target.
-Match Evaluation::match_a(const Mechanism& m, const std::string& target) {
+// §5.3: the client's address family's records of the target. The lookups of MX exchanges
+// (count_voids false) do not count as void lookups; the MX query did.
+Match Evaluation::match_a(const Mechanism& m, const std::string& target, bool count_voids) {
   if (!valid_domain(target)) return Match::no();
   dns::Answer answer =
       resolver_.query(target, request_.client.v6 ? dns::RrType::AAAA : dns::RrType::A);
   if (temporary(answer.status)) {
     return Match::halt(SpfResult::Temperror, "DNS error looking up " + target + ": " + answer.why);
   }
-  Match v = count_void(answer, answer.addresses.size());
+  Match v = count_voids ? count_void(answer, answer.addresses.size()) : Match::no();
   if (v.kind == Match::Kind::Stop) return v;
   for (const IpAddress& address : answer.addresses) {
     if (address_matches(address, m)) return Match::yes();
@@ -370,7 +371,7 @@ Match Evaluation::match_mx(const Mechanism& m, const std::string& target) {
   for (const dns::MxRecord& mx : answer.mx) {
     std::string exchange = strip_dot(mx.exchange);
     if (exchange.empty()) continue;  // null MX (RFC 7505)
-    Match a = match_a(m, exchange);
+    Match a = match_a(m, exchange, false);
     if (a.kind != Match::Kind::No) return a;
   }
   return Match::no();
