@@ -54,10 +54,10 @@ struct PolicyLimits {
 /// Incremental parser: feed bytes as they arrive, take complete requests out.
 /// Lines end in "\n" or "\r\n"; an attribute line is "name=value" split at the first '='
 /// (values may hold '='); an empty line ends the request. Errors (each names the line number,
-/// 1-based within the request): a line without '=', an empty name, a NUL byte, a repeated
-/// name, an empty request, and any PolicyLimits cap exceeded (line bytes without the line end,
-/// attribute count, request bytes with line ends). An error is final: feed() keeps returning
-/// Error. Nothing here throws except std::bad_alloc.
+/// 1-based within the request): a line without '=', an empty name, a NUL byte, a CR that
+/// does not end the line, a repeated name, an empty request, and any PolicyLimits cap exceeded
+/// (line bytes without the line end, attribute count, request bytes with line ends). An error is
+/// final: feed() keeps returning Error. Nothing here throws except std::bad_alloc.
 class PolicyRequestParser {
  public:
   enum class State { NeedMore, Complete, Error };

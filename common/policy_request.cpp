@@ -57,6 +57,7 @@ std::string add_attribute(std::string_view line, size_t line_no, size_t max_attr
   if (equals == std::string_view::npos) return line_error(line_no, "no '=' in attribute line");
   if (equals == 0) return line_error(line_no, "empty attribute name");
   if (line.find('\0') != std::string_view::npos) return line_error(line_no, "NUL byte");
+  if (line.find('\r') != std::string_view::npos) return line_error(line_no, "CR inside a line");
   std::string_view name = line.substr(0, equals);
   if (request.has(name)) {
     return line_error(line_no, "attribute '" + std::string(name.substr(0, 64)) + "' repeated");

@@ -112,6 +112,8 @@ TEST(PolicyRequestParser, RefusesBadRequests) {
       {"empty request crlf", "\r\n", "line 1: empty request"},
       {"repeated", "a=1\na=2\n\n", "line 2: attribute 'a' repeated"},
       {"NUL", std::string("a=1\nb=\0\n\n", 9), "line 2: NUL byte"},
+      {"bare CR", "a=1\nb=x\ry\n\n", "line 2: CR inside a line"},
+      {"CR CR LF", "a=x\r\r\n\n", "line 1: CR inside a line"},
       {"long line", "a=1\nb=0123456789abcdefXYZ\n\n", "line 2: line longer than 16 bytes"},
       {"long line no LF", "a=0123456789abcdefXYZ", "line 1: line longer than 16 bytes"},
       {"cap + CR ok but + x not", "a=0123456789abcde\r\n\n", "line 1: line longer than 16 bytes"},
