@@ -1,6 +1,6 @@
 // dns_wire.hpp — decoding of DNS rdata as libunbound hands it over (ub_result::data: one
 // uncompressed rdata per record, RFC 1035 §3.3 wire format, no RDLENGTH prefix). Pure functions
-// over untrusted bytes, fuzzed in tests/fuzz/dns_wire_fuzz.cpp; no libunbound needed.
+// over untrusted bytes, fuzzed in tests/fuzz/common_dns_wire_fuzz.cpp; no libunbound needed.
 // Bad input: every decoder returns nullopt for malformed rdata (a length running past the end,
 // trailing bytes, a compression pointer, a name over 255 octets); nothing here throws.
 #pragma once
