@@ -12,6 +12,9 @@ Environment (set by tests/integration/CMakeLists.txt; defaults for manual runs):
                          under test (used to validate this harness).
   POSTERN_IT_FAULT_MILTER_BIN  path of tests/integration/fault_milter (used by
                          test_milter_faults.py; those tests skip when unset).
+  POSTERN_IT_SPF_BIN     path of postern-spf (test_spf_*.py; they skip when
+                         unset). Run as a PolicyDaemon with DNS from a
+                         ZoneServer (tests/dns/zone_server.py).
   POSTERN_IT_MILTER      "postern" (default when POSTERN_IT_DKIM_BIN is set) or
                          "opendkim".
   POSTERN_IT_KEEP        "1": keep the temp dir (its path is printed).
@@ -21,7 +24,9 @@ Environment (set by tests/integration/CMakeLists.txt; defaults for manual runs):
 Layout of one environment (Env): TMP/pf (Postfix instance, see
 deploy/postfix-instance), TMP/pf/sink (delivered messages), TMP/keys (0700,
 private keys), TMP/milter (milter config and stderr log), TMP/verify (OpenDKIM
-verifier config).
+verifier config); policy tests: TMP/dns (zone.json, queries.log), TMP/<daemon>
+(stderr.log), TMP/procs/*.pid (reaped after a killed run). Port offsets in a
+block: SMTPD_OFF 0, SINK_OFF 1, MILTER_OFF 2, AUX_OFF 3, POLICY_OFF 4, DNS_OFF 5.
 """
 
 import base64
@@ -49,6 +54,8 @@ OPENSSL = "openssl"
 PORT_BLOCK = 10
 # offsets within a port block
 SMTPD_OFF, SINK_OFF, MILTER_OFF, AUX_OFF = 0, 1, 2, 3
+POLICY_OFF, DNS_OFF = 4, 5
+ZONE_SERVER = os.path.join(REPO, "tests", "dns", "zone_server.py")
 
 DELIVERY_TIMEOUT = 30.0
 
@@ -443,8 +450,26 @@ def reap_stale(base):
                 os.killpg(pid, signal.SIGKILL)
         except (OSError, ValueError):
             pass
+        for pidfile in glob.glob(os.path.join(d, "procs", "*.pid")):
+            kill_own_group(pidfile, d)
         if os.environ.get("POSTERN_IT_KEEP") != "1":
             shutil.rmtree(d, ignore_errors=True)
+
+
+def kill_own_group(pidfile, tmp):
+    """SIGKILL the process group of the pid in `pidfile` if that process
+    still runs in (cwd) or names (cmdline) the temp dir `tmp`: a leftover of
+    a killed run, not a reused pid."""
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            mine = tmp.encode() in f.read()
+        mine = mine or os.readlink("/proc/%d/cwd" % pid).startswith(tmp)
+        if mine:
+            os.killpg(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 
@@ -487,15 +512,17 @@ class Env:
     def pfi(self, *args, check=True):
         return run([POSTFIX_INSTANCE] + list(args), check=check)
 
-    def start_postfix(self, extra_sets=()):
+    def start_postfix(self, extra_sets=(), milter=True):
+        """milter=False: no smtpd_milters (policy-service tests)."""
         for p in (self.smtpd_port, self.sink_port):
             if not port_free(p):
                 raise RuntimeError("port %d on 127.0.0.1 is in use" % p)
         sets = ["relay_domains=%s" % self.relay_domains]
         sets += list(extra_sets)
         args = ["init", self.pfdir, "--port", str(self.smtpd_port),
-                "--relay", "127.0.0.1:%d" % self.sink_port,
-                "--milter", "inet:127.0.0.1:%d" % self.milter_port]
+                "--relay", "127.0.0.1:%d" % self.sink_port]
+        if milter:
+            args += ["--milter", "inet:127.0.0.1:%d" % self.milter_port]
         for s in sets:
             args += ["--set", s]
         self.pfi(*args)
@@ -815,3 +842,215 @@ class OpenDkimVerifier:
         if p.returncode != 0:
             results[("", "")] = "exit %d" % p.returncode
         return results, p.stdout
+
+
+# --------------------------------------------------------------------------
+# Policy services: a DNS server for them and the policy daemon under test
+
+
+class NoMilter:
+    """Env adapter for tests without a milter (start_postfix(milter=False))."""
+    name = "none"
+
+
+def wait_ready_fd(rfd, proc, timeout):
+    """True once a newline arrives on the pipe `rfd`; False if the writer
+    closes it, `proc` exits or `timeout` seconds pass."""
+    import select
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([rfd], [], [], 0.1)
+        if r:
+            chunk = os.read(rfd, 64)
+            if not chunk:
+                return False
+            buf += chunk
+            if b"\n" in buf:
+                return True
+        if proc.poll() is not None:
+            return False
+    return False
+
+
+def write_pidfile(tmp, name, pid):
+    """TMP/procs/NAME.pid, read by reap_stale after a killed run."""
+    d = os.path.join(tmp, "procs")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name + ".pid"), "w") as f:
+        f.write("%d\n" % pid)
+
+
+def stop_group(proc, sig=signal.SIGTERM, timeout=5.0):
+    """Signal the process group of `proc` (started with
+    start_new_session=True), wait, SIGKILL after `timeout` seconds."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+
+class ZoneServer:
+    """tests/dns/zone_server.py on 127.0.0.1:`port` serving `zone` (a dict
+    in its JSON zone format) from TMP/dns/zone.json, with its query log
+    (--verbose) in TMP/dns/queries.log. stop() and start() again reuse the
+    port, so a resolver forwarding there sees the server go and come back."""
+
+    def __init__(self, tmp, port, zone):
+        self.tmp = tmp
+        self.dir = os.path.join(tmp, "dns")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = port
+        self.zone_path = os.path.join(self.dir, "zone.json")
+        self.log_path = os.path.join(self.dir, "queries.log")
+        self.proc = None
+        self.write_zone(zone)
+
+    def write_zone(self, zone):
+        import json
+        with open(self.zone_path + ".new", "w") as f:
+            json.dump(zone, f, indent=1)
+        os.replace(self.zone_path + ".new", self.zone_path)
+
+    def start(self, timeout=10.0):
+        if self.proc is not None:
+            return
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", ZONE_SERVER, "--zone", self.zone_path,
+             "--port", str(self.port), "--verbose"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+            cwd=self.dir, start_new_session=True)
+        log.close()
+        write_pidfile(self.tmp, "zone_server", self.proc.pid)
+        import select
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline().decode().strip() if r else ""
+        if line != "READY %d" % self.port:
+            self.stop()
+            raise RuntimeError("zone_server did not start (got %r); see %s"
+                               % (line, self.log_path))
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        stop_group(p)
+        if p is not None and p.stdout:
+            p.stdout.close()
+
+    def queries(self, name=None, rtype=None):
+        """(name, type, proto) for each query logged, optionally only those
+        for `name` (case-insensitive) and `rtype`."""
+        out = []
+        try:
+            with open(self.log_path, errors="replace") as f:
+                for line in f:
+                    m = re.match(r"zone_server: query (\S+) (\S+) (udp|tcp)$",
+                                 line.strip())
+                    if not m:
+                        continue
+                    q = (m.group(1), m.group(2), m.group(3))
+                    if name is not None and q[0] != name.rstrip(".").lower():
+                        continue
+                    if rtype is not None and q[1] != rtype:
+                        continue
+                    out.append(q)
+        except OSError:
+            pass
+        return out
+
+
+def spf_binary():
+    """Path of postern-spf (POSTERN_IT_SPF_BIN, set by CMake); skip when
+    unset."""
+    binary = os.environ.get("POSTERN_IT_SPF_BIN", "")
+    if not binary:
+        raise unittest.SkipTest("POSTERN_IT_SPF_BIN not set")
+    if not os.access(binary, os.X_OK):
+        raise RuntimeError("%s is not executable" % binary)
+    return binary
+
+
+class PolicyDaemon:
+    """A policy service under test (postern-spf) listening on
+    inet:PORT@127.0.0.1, started with --ready-fd and --log stderr; its
+    stderr goes to TMP/NAME/stderr.log. `args` are its other options."""
+
+    def __init__(self, tmp, name, binary, port, args=()):
+        self.tmp, self.name, self.binary = tmp, name, binary
+        self.port = port
+        self.args = list(args)
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        self.proc = None
+
+    @property
+    def postfix_spec(self):
+        """The check_policy_service argument for Postfix."""
+        return "inet:127.0.0.1:%d" % self.port
+
+    def start(self, timeout=15.0):
+        if not port_free(self.port):
+            raise RuntimeError("policy port %d is in use" % self.port)
+        rfd, wfd = os.pipe()
+        cmd = [self.binary, "--socket", "inet:%d@127.0.0.1" % self.port,
+               "--ready-fd", str(wfd), "--log", "stderr"] + self.args
+        log = open(self.log_path, "ab")
+        log.write(("--- start: %s\n" % " ".join(cmd)).encode())
+        log.flush()
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=milter_env(), pass_fds=(wfd,), cwd=self.dir,
+                start_new_session=True)
+        finally:
+            log.close()
+            os.close(wfd)
+        write_pidfile(self.tmp, self.name, self.proc.pid)
+        try:
+            if not wait_ready_fd(rfd, self.proc, timeout):
+                rc = self.proc.poll()
+                raise RuntimeError("%s exited with %s before ready" % (self.name, rc)
+                                   if rc is not None else
+                                   "%s not ready within %ss" % (self.name, timeout))
+        except Exception:
+            self.stop(signal.SIGKILL)
+            raise
+        finally:
+            os.close(rfd)
+
+    def stop(self, sig=signal.SIGTERM):
+        p, self.proc = self.proc, None
+        stop_group(p, sig)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def events(self, event, **fields):
+        """Log lines of `event` whose key=value fields include `fields`
+        (values compared unquoted), as dicts."""
+        out = []
+        for line in self.log().splitlines():
+            words = line.split(" ", 1)
+            if line.startswith("---") or not words or event not in line.split():
+                continue
+            kv = dict((k, v.strip('"')) for k, v in re.findall(
+                r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line))
+            if all(kv.get(k) == v for k, v in fields.items()):
+                out.append(kv)
+        return out
