@@ -13,6 +13,7 @@
 #include "common/policy.hpp"
 #include "common/process.hpp"
 #include "policyd/spf/evaluator.hpp"
+#include "policyd/spf/libspf2_engine.hpp"
 #include "policyd/spf/spf_config.hpp"
 #include "policyd/spf/spf_policy.hpp"
 
@@ -33,8 +34,13 @@ int run(int argc, const char* const argv[]) {
     std::printf("postern-spf: configuration OK\n");
     return 0;
   }
-  spf::Evaluator evaluator(*resolver);
-  spf::SpfPolicy policy(config.policy, evaluator,
+  std::unique_ptr<spf::SpfEngine> engine;
+  if (config.engine == spf::EngineKind::Libspf2) {
+    engine = std::make_unique<spf::Libspf2Engine>(*resolver);
+  } else {
+    engine = std::make_unique<spf::Evaluator>(*resolver);
+  }
+  spf::SpfPolicy policy(config.policy, *engine,
                         [] { return static_cast<int64_t>(std::time(nullptr)); });
 
   PolicyServerConfig server;

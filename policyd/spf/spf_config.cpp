@@ -67,8 +67,8 @@ void add_spf_options(po::options_description& options) {
        "clients answered DUNNO without a check (mynetworks-like)")  //
       ("skip-sasl", po::value<bool>()->default_value(true)->implicit_value(true),
        "answer DUNNO for SASL-authenticated sessions")  //
-      ("engine", text("ours")->value_name("ours"),
-       "SPF engine: ours (RFC 7208); libspf2 is not built yet")  //
+      ("engine", text("ours")->value_name("ours|libspf2"),
+       "SPF engine: ours (RFC 7208) or libspf2 1.2.10 (for comparison; known RFC 7208 faults)")  //
       ("workers", po::value<size_t>()->default_value(8)->value_name("N"),
        "threads evaluating requests (each waits on DNS)")  //
       ("request-deadline", po::value<double>()->default_value(20)->value_name("SECONDS"),
@@ -96,9 +96,12 @@ SpfConfig build_spf_config(const DaemonOptions& options) {
   }
   config.policy.skip_sasl = values["skip-sasl"].as<bool>();
   std::string engine = values["engine"].as<std::string>();
-  if (engine != "ours") {
-    throw ConfigError(options.where("engine") + ": '" + engine +
-                      "' is not available (only 'ours'; libspf2 is not built yet)");
+  if (engine == "ours") {
+    config.engine = EngineKind::Ours;
+  } else if (engine == "libspf2") {
+    config.engine = EngineKind::Libspf2;
+  } else {
+    throw ConfigError(options.where("engine") + ": '" + engine + "' is not one of ours, libspf2");
   }
   config.worker_threads = values["workers"].as<size_t>();
   if (config.worker_threads == 0) throw ConfigError(options.where("workers") + ": must be > 0");

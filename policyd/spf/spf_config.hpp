@@ -10,8 +10,12 @@
 
 namespace postern::spf {
 
+/// --engine: our RFC 7208 evaluator, or libspf2 (for comparison; see libspf2_engine.hpp).
+enum class EngineKind { Ours, Libspf2 };
+
 struct SpfConfig {
   SpfPolicyConfig policy;
+  EngineKind engine = EngineKind::Ours;
   dns::ResolverConfig resolver;
   size_t worker_threads = 8;
   double request_deadline_seconds = 20;  // past it: the server's fault action
@@ -22,7 +26,7 @@ struct SpfConfig {
 void add_spf_options(po::options_description& options);
 
 /// The option values → SpfConfig. `where` names an option's source for messages. Throws
-/// ConfigError (bad action word, bad CIDR, --engine libspf2 which is not built yet...).
+/// ConfigError (bad action word, bad CIDR, an --engine other than ours or libspf2...).
 SpfConfig build_spf_config(const DaemonOptions& options);
 
 }  // namespace postern::spf
