@@ -13,8 +13,9 @@ loopback (--dns-server 127.0.0.1@PORT). Messages are relayed to smtp-sink.
 
 SpfVerdictTests: pass/softfail/none/permerror → accepted with one Received-SPF header naming
 the XCLIENT address; fail → 550 5.7.23 at RCPT, nothing delivered; the null sender is checked
-as postmaster@HELO; three recipients → one evaluation and one header; a loopback client
-(--skip-networks) → no check, no header.
+as postmaster@HELO; three recipients → one evaluation and one header (also when a later
+restriction rejects the first recipient: Postfix keeps that recipient's PREPEND); a loopback
+client (--skip-networks) → no check, no header.
 
 SpfFaultTests (fault behaviour, DESIGN.md "never lose mail"): a name whose DNS server never
 answers, and the DNS server stopped → temperror → DEFER_IF_PERMIT → 450 4.7.24 at RCPT, never
@@ -58,7 +59,7 @@ BODY = "From: {sender}\r\nTo: bob@example.net\r\nSubject: spf {tag}\r\n\r\nbody 
 class SpfEnv:
     """Postfix + smtp-sink + zone_server + postern-spf in one temp dir."""
 
-    def __init__(self, name, spf_args=()):
+    def __init__(self, name, spf_args=(), after_policy=""):
         binary = harness.spf_binary()
         self.env = harness.Env(name, relay_domains="example.net",
                                adapter=harness.NoMilter())
@@ -71,8 +72,9 @@ class SpfEnv:
                  "--receiver", RECEIVER] + list(spf_args))
             self.spf.start()
             self.env.start_postfix(milter=False, extra_sets=[
-                "smtpd_recipient_restrictions = check_policy_service %s, "
-                "permit_mynetworks, reject_unauth_destination" % self.spf.postfix_spec])
+                "smtpd_recipient_restrictions = check_policy_service %s, %s"
+                "permit_mynetworks, reject_unauth_destination"
+                % (self.spf.postfix_spec, after_policy)])
         except Exception:
             self.close(failed=True)
             raise
@@ -126,10 +128,11 @@ def received_spf(delivered):
 class SpfCase(unittest.TestCase):
     NAME = "spf"
     SPF_ARGS = ()
+    AFTER_POLICY = ""
 
     @classmethod
     def setUpClass(cls):
-        cls.s = SpfEnv(cls.NAME, cls.SPF_ARGS)
+        cls.s = SpfEnv(cls.NAME, cls.SPF_ARGS, cls.AFTER_POLICY)
 
     @classmethod
     def tearDownClass(cls):
@@ -159,6 +162,8 @@ class SpfCase(unittest.TestCase):
 
 class SpfVerdictTests(SpfCase):
     NAME = "spf-verdict"
+    # a restriction after the policy check that rejects one recipient
+    AFTER_POLICY = "check_recipient_access inline:{{nobody@example.net=REJECT no such user}}, "
 
     def test_pass_prepends_received_spf(self):
         msg = self.accepted("192.0.2.20", "alice@pass.example", helo="out.pass.example")
@@ -242,6 +247,18 @@ class SpfVerdictTests(SpfCase):
             "203.0.113.10", sender, rcpts=("r1@example.net", "r2@example.net", "r3@example.net"))
         self.assertIsNone(qid)
         self.assertEqual([c for c, _ in replies], [550, 550, 550], replies)
+        self.assertEqual(len(self.spf_checks(sender=sender)), 1)
+
+    def test_first_recipient_rejected_later_header_kept(self):
+        # The first recipient gets PREPEND from postern-spf, then a later restriction rejects
+        # it; the next recipient of the same message gets DUNNO (instance cache). Postfix
+        # keeps the header of the rejected recipient's PREPEND: one Received-SPF.
+        sender = "later@pass.example"
+        replies, qid = self.s.transaction("192.0.2.31", sender,
+                                          rcpts=("nobody@example.net", "bob@example.net"))
+        self.assertEqual([c for c, _ in replies], [554, 250], replies)
+        (hdr,) = received_spf(self.s.env.wait_delivered(qid))
+        self.assertTrue(hdr.startswith("pass "), hdr)
         self.assertEqual(len(self.spf_checks(sender=sender)), 1)
 
     def test_loopback_client_is_skipped(self):
