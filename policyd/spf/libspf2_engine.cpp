@@ -7,6 +7,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/log.hpp"
@@ -47,6 +48,21 @@ std::optional<dns::RrType> our_type(ns_type type) {
       return dns::RrType::TXT;
     default:
       return std::nullopt;  // type SPF (99), obsolete since RFC 7208 §3.1: no data
+  }
+}
+
+// A name DNS can carry: at most 253 octets (one trailing dot aside), labels of 1..63. libspf2's
+// own resolver layer never sends other names (res_query refuses them: no such host).
+bool dns_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = name.find('.', start);
+    size_t length = (dot == std::string_view::npos ? name.size() : dot) - start;
+    if (length == 0 || length > 63) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
   }
 }
 
@@ -101,12 +117,13 @@ void fill(SPF_dns_rr_t& rr, dns::RrType type, const dns::Answer& answer) {
   }
 }
 
-// Our Status → libspf2's h_errno words: NXDOMAIN → HOST_NOT_FOUND, NOERROR without records →
-// NO_DATA, SERVFAIL/timeout/other → TRY_AGAIN (libspf2: SPF_E_DNS_ERROR, temperror).
+// Our Status → libspf2's h_errno words: a name DNS cannot carry → HOST_NOT_FOUND, NXDOMAIN →
+// HOST_NOT_FOUND, NOERROR without records → NO_DATA, SERVFAIL/timeout/other → TRY_AGAIN (libspf2:
+// SPF_E_DNS_ERROR, temperror).
 SpfDnsRr answer_rr(SPF_dns_server_t* layer, const char* domain, ns_type type) {
   std::optional<dns::RrType> ours = our_type(type);
   if (!ours) return new_rr(layer, domain, type, NO_DATA);
-  if (domain == nullptr || *domain == '\0') return new_rr(layer, domain, type, HOST_NOT_FOUND);
+  if (domain == nullptr || !dns_name(domain)) return new_rr(layer, domain, type, HOST_NOT_FOUND);
   dns::Answer answer = static_cast<dns::Resolver*>(layer->hook)->query(domain, *ours);
   switch (answer.status) {
     case dns::Status::NoError:
