@@ -8,6 +8,7 @@
 
 #include "common/openssl.hpp"
 #include "milters/dkim/base64.hpp"
+#include "milters/dkim/digest.hpp"
 
 namespace postern::dkim {
 namespace {
@@ -78,22 +79,6 @@ void append_signed_views(Canon canon, const std::vector<FieldView>& fields,
       canonicalize_header(canon, field->name, field->value, out);
     }
   }
-}
-
-// SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up (under a lock)
-// at every use, which every signing thread would contend on.
-const EVP_MD* sha256_md() {
-  static const EvpMd md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  if (!md) throw std::runtime_error("EVP_MD_fetch SHA256: " + openssl_error());
-  return md.get();
-}
-
-std::string sha256(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  if (EVP_Digest(data.data(), data.size(), digest, nullptr, sha256_md(), nullptr) != 1) {
-    throw std::runtime_error("EVP_Digest: " + openssl_error());
-  }
-  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
 // EVP_DigestSign with `md` (nullptr for Ed25519, which hashes internally: PureEdDSA).

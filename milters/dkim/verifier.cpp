@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "common/openssl.hpp"
+#include "milters/dkim/digest.hpp"
 #include "milters/dkim/key_record.hpp"
 #include "milters/dkim/signer.hpp"
 
@@ -26,20 +27,6 @@ bool is_signature_field(std::string_view name) {
   while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
   return name.size() == kName.size() && std::equal(name.begin(), name.end(), kName.begin(),
                                                    [](char a, char b) { return lower(a) == b; });
-}
-
-const EVP_MD* sha256_md() {
-  static const EvpMd md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  if (!md) throw std::runtime_error("EVP_MD_fetch SHA256: " + openssl_error());
-  return md.get();
-}
-
-std::string sha256(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  if (EVP_Digest(data.data(), data.size(), digest, nullptr, sha256_md(), nullptr) != 1) {
-    throw std::runtime_error("EVP_Digest: " + openssl_error());
-  }
-  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
 // RSASSA-PKCS1-v1_5 SHA-256 over `data`, or PureEdDSA over SHA-256(data) (RFC 8463 §3).
