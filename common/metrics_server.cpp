@@ -250,4 +250,13 @@ uint16_t MetricsServer::port() const {
   return impl_->acceptor_.local_endpoint().port();
 }
 
+std::unique_ptr<MetricsServer> start_metrics_server(const std::string& listen,
+                                                    const Registry& registry,
+                                                    const Health& health) {
+  if (listen.empty()) return nullptr;
+  auto server = std::make_unique<MetricsServer>(listen, registry, health);
+  log::info("metrics-listening").kv("address", listen);
+  return server;
+}
+
 }  // namespace postern::metrics

@@ -58,4 +58,9 @@ class MetricsServer {
   std::unique_ptr<Impl> impl_;
 };
 
+/// --metrics-listen: a MetricsServer on `listen` plus one "metrics-listening" log line, or
+/// nullptr when `listen` is empty (metrics off). Throws like the MetricsServer constructor.
+std::unique_ptr<MetricsServer> start_metrics_server(const std::string& listen,
+                                                    const Registry& registry, const Health& health);
+
 }  // namespace postern::metrics

@@ -9,6 +9,8 @@
 #include "common/config_error.hpp"
 #include "common/dns.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "common/metrics_server.hpp"
 #include "common/options.hpp"
 #include "common/policy.hpp"
 #include "common/process.hpp"
@@ -34,6 +36,9 @@ int run(int argc, const char* const argv[]) {
     std::printf("postern-spf: configuration OK\n");
     return 0;
   }
+  metrics::Registry registry;
+  metrics::Health health;
+  auto metrics_server = metrics::start_metrics_server(common.metrics_listen, registry, health);
   std::unique_ptr<spf::SpfEngine> engine;
   if (config.engine == spf::EngineKind::Libspf2) {
     engine = std::make_unique<spf::Libspf2Engine>(*resolver);
@@ -50,9 +55,11 @@ int run(int argc, const char* const argv[]) {
   server.socket_owner = common.user;
   server.worker_threads = config.worker_threads;
   server.request_deadline_seconds = config.request_deadline_seconds;
-  server.on_listening = [&common] {
+  server.metrics = &registry;
+  server.on_listening = [&common, &health] {
     drop_privileges(common.user);
     notify_ready(common.ready_fd);
+    health.set_ready(true);
     log::info("listening").kv("socket", common.socket.milter_notation());
   };
   return run_policy_server(
