@@ -60,7 +60,6 @@ int run(int argc, const char* const argv[]) {
     drop_privileges(common.user);
     notify_ready(common.ready_fd);
     health.set_ready(true);
-    log::info("listening").kv("socket", common.socket.milter_notation());
   };
   return run_policy_server(
       server, [&policy](const PolicyRequest& request) { return policy.decide(request); });

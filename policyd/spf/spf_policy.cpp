@@ -96,7 +96,8 @@ std::string action_text(Action action, const Check& check, const ReceivedSpf& he
       return "PREPEND " + format_received_spf(header);
     case Action::Defer:
       return "DEFER_IF_PERMIT 4.7.24 SPF " + std::string(result_name(o.result)) + " for " +
-             header_safe(check.sender, 200) + ": " + header_safe(o.problem, 200);
+             header_safe(check.sender, 200) + (o.problem.empty() ? "" : ": ") +
+             header_safe(o.problem, 200);
     case Action::Reject:
       break;
   }

@@ -77,6 +77,12 @@ TEST_F(SpfPolicyTest, DefaultActionPerResult) {
   }
 }
 
+TEST_F(SpfPolicyTest, DeferWithoutProblemTextHasNoDanglingColon) {
+  engine_.set("s.example", SpfResult::Temperror, "-all");
+  std::string action = make().decide(rcpt("u@s.example"));
+  EXPECT_EQ(action, "DEFER_IF_PERMIT 4.7.24 SPF temperror for u@s.example") << action;
+}
+
 TEST_F(SpfPolicyTest, ReceivedSpfFields) {
   engine_.set("s.example", SpfResult::Pass, "ip4:192.0.2.0/24");
   std::string action = make().decide(rcpt("u@s.example"));
