@@ -1,7 +1,10 @@
 // dkim_config.cpp — option table → DkimConfig, with every check done before listening.
 #include "milters/dkim/dkim_config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "common/cidr.hpp"
@@ -80,6 +83,56 @@ SignerConfig build_signer_config(const po::variables_map& values) {
   return signer;
 }
 
+// This host's name for the authserv-id fallback; "localhost" when it has none.
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf.data();
+}
+
+int64_t non_negative(const po::variables_map& values, const char* name) {
+  int64_t value = values[name].as<int64_t>();
+  if (value < 0) throw ConfigError(std::string("option --") + name + ": must be 0 or more");
+  return value;
+}
+
+VerifierConfig build_verifier_config(const po::variables_map& values) {
+  VerifierConfig verifier;
+  int64_t max_signatures = non_negative(values, "max-signatures");
+  if (max_signatures < 1 || max_signatures > 100) {
+    throw ConfigError("option --max-signatures: must be 1..100");
+  }
+  verifier.max_signatures = static_cast<size_t>(max_signatures);
+  verifier.clock_skew_seconds = non_negative(values, "clock-skew");
+  std::string tail = values["unsigned-tail"].as<std::string>();
+  if (tail != "fail" && tail != "accept") {
+    throw ConfigError("option --unsigned-tail: '" + tail + "' is not fail or accept");
+  }
+  verifier.unsigned_tail_fails = tail == "fail";
+  return verifier;
+}
+
+dns::ResolverConfig build_resolver_config(const po::variables_map& values) {
+  dns::ResolverConfig resolver;
+  resolver.dns_server = values["dns-server"].as<std::string>();
+  resolver.timeout_seconds = values["dns-timeout"].as<double>();
+  if (!(resolver.timeout_seconds > 0) || resolver.timeout_seconds > 60) {
+    throw ConfigError("option --dns-timeout: must be more than 0 and at most 60 seconds");
+  }
+  return resolver;
+}
+
+// An authserv-id goes into a header unquoted: it must be an RFC 2045 token.
+std::string checked_authserv_id(std::string id) {
+  bool token = std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return c > 0x20 && c < 0x7F &&
+           std::string_view("()<>@,;:\\\"/[]?=").find(static_cast<char>(c)) ==
+               std::string_view::npos;
+  });
+  if (!token) throw ConfigError("option --authserv-id: '" + id + "' is not a host name");
+  return id;
+}
+
 }  // namespace
 
 void add_dkim_options(po::options_description& options) {
@@ -110,6 +163,31 @@ void add_dkim_options(po::options_description& options) {
        "fields signed once more than present so none can be added (From always is)")  //
       ("expire", po::value<int64_t>()->default_value(0)->value_name("SECONDS"),
        "signature lifetime in seconds for x= (0: no x=)");
+  add_verify_options(options);
+}
+
+void add_verify_options(po::options_description& options) {
+  options.add_options()  //
+      ("mode", po::value<std::string>()->default_value("both")->value_name("MODE"),
+       "sign, verify or both: internal clients' mail is signed, all other mail verified")  //
+      ("dns-server", po::value<std::string>()->default_value("")->value_name("HOST[@PORT]"),
+       "forward DNS queries there (default: the servers of /etc/resolv.conf)")  //
+      ("dns-timeout", po::value<double>()->default_value(5)->value_name("SECONDS"),
+       "limit for one key lookup; past it the signature is a temperror")  //
+      ("max-signatures", po::value<int64_t>()->default_value(5)->value_name("N"),
+       "DKIM-Signature fields checked per message, from the top (1..100)")  //
+      ("clock-skew", po::value<int64_t>()->default_value(300)->value_name("SECONDS"),
+       "a signature may be this far past x= and still pass")  //
+      ("unsigned-tail",
+       po::value<std::string>()->default_value("accept")->value_name("fail|accept"),
+       "body content after l= octets: fail gives dkim=policy, accept keeps pass")  //
+      ("authserv-id", po::value<std::string>()->default_value("")->value_name("NAME"),
+       "authserv-id of Authentication-Results (default: Postfix's {j} macro, $myhostname)")  //
+      ("verify-internal", po::value<bool>()->default_value(false)->implicit_value(true),
+       "also verify mail from internal clients (by default it is only signed)")  //
+      ("spf-receiver", po::value<std::string>()->default_value("")->value_name("NAME"),
+       "fold the top-most Received-SPF field into Authentication-Results as spf= when its "
+       "receiver= is NAME (postern-spf's --receiver); default off");
 }
 
 DkimConfig build_dkim_config(const po::variables_map& values) {
@@ -125,16 +203,25 @@ DkimConfig build_dkim_config(const po::variables_map& values) {
     keys.load_opendkim_tables(values["key-table"].as<std::string>(),
                               values["signing-table"].as<std::string>());
   }
-  if (keys.empty()) {
+  DkimConfig config;
+  config.mode = parse_mode(values["mode"].as<std::string>());
+  if (keys.empty() && config.mode != Mode::Verify) {
     throw ConfigError(
         "no signing keys: give --domain/--selector/--key-file or "
-        "--key-table/--signing-table");
+        "--key-table/--signing-table (or --mode verify)");
   }
   CidrList internal_hosts = CidrList::parse(values["internal-hosts"].as<std::string>());
-  DkimConfig config;
   config.signer = build_signer_config(values);
   config.policy = std::make_unique<SigningPolicy>(std::move(keys), std::move(internal_hosts),
                                                   values["sign-subdomains"].as<bool>());
+  config.verifier = build_verifier_config(values);
+  dns::ResolverConfig resolver = build_resolver_config(values);
+  if (config.mode != Mode::Sign) config.resolver = dns::make_resolver(resolver);
+  config.verify_internal = values["verify-internal"].as<bool>();
+  std::string authserv_id = values["authserv-id"].as<std::string>();
+  if (!authserv_id.empty()) config.authserv_id = checked_authserv_id(std::move(authserv_id));
+  config.host_name = host_name();
+  config.spf_receiver = values["spf-receiver"].as<std::string>();
   return config;
 }
 
@@ -152,6 +239,12 @@ metrics::Counter& message_counter(metrics::Registry& registry, const char* resul
 metrics::Counter& signature_counter(metrics::Registry& registry, Algorithm algorithm) {
   return registry.counter("postern_dkim_signatures_total", "DKIM-Signature fields added.",
                           {{"algorithm", std::string(algorithm_name(algorithm))}});
+}
+
+metrics::Counter& verify_counter(metrics::Registry& registry, DkimResult result) {
+  return registry.counter("postern_dkim_verify_total",
+                          "DKIM signatures checked, by result (none: a message without any).",
+                          {{"result", std::string(result_name(result))}});
 }
 
 metrics::Counter& error_counter(metrics::Registry& registry, const char* stage) {
@@ -177,7 +270,22 @@ DkimMetrics::DkimMetrics(metrics::Registry& registry)
       signing_seconds(registry.histogram(
           "postern_dkim_signing_seconds",
           "Time from end of message to DKIM-Signature fields inserted, in seconds.",
-          metrics::default_seconds_buckets())) {}
+          metrics::default_seconds_buckets())),
+      verify_seconds(registry.histogram(
+          "postern_dkim_verify_seconds",
+          "Time from end of message to Authentication-Results inserted (DNS included), in "
+          "seconds.",
+          metrics::default_seconds_buckets())) {
+  for (DkimResult result :
+       {DkimResult::None, DkimResult::Pass, DkimResult::Fail, DkimResult::Neutral,
+        DkimResult::Policy, DkimResult::Temperror, DkimResult::Permerror}) {
+    verify_results_.push_back(&verify_counter(registry, result));
+  }
+}
+
+metrics::Counter& DkimMetrics::verify(DkimResult result) const {
+  return *verify_results_.at(static_cast<size_t>(result));
+}
 
 metrics::Counter& DkimMetrics::messages(SkipReason reason) const {
   switch (reason) {

@@ -1,21 +1,40 @@
-// dkim_config.hpp — postern-dkim's own option table and the typed, validated configuration
-// built from it before anything listens: keys loaded and checked, tables parsed, lists parsed.
-// Errors throw postern::ConfigError (what, which option or file, why).
+// dkim_config.hpp — postern-dkim's own option table (signing and verification) and the typed,
+// validated configuration built from it before anything listens: keys loaded and checked,
+// tables parsed, lists parsed, the DNS resolver made. Errors throw postern::ConfigError
+// (what, which option or file, why).
 #pragma once
 
 #include <memory>
+#include <string>
 
+#include "common/dns.hpp"
 #include "common/metrics.hpp"
 #include "common/options.hpp"
+#include "milters/dkim/dkim_mode.hpp"
 #include "milters/dkim/signer.hpp"
 #include "milters/dkim/signing_policy.hpp"
+#include "milters/dkim/verifier.hpp"
 
 namespace postern::dkim {
 
 /// Everything a session needs; built once, shared read-only by all sessions (threads).
 struct DkimConfig {
+  Mode mode = Mode::Both;
   SignerConfig signer;
+  /// Always set; with --mode verify it holds no keys and only tells internal from external.
   std::unique_ptr<SigningPolicy> policy;
+  /// Set when the mode verifies: --max-signatures, --clock-skew, --unsigned-tail.
+  VerifierConfig verifier;
+  /// Shared by all sessions (thread-safe); set when the mode verifies.
+  std::unique_ptr<dns::Resolver> resolver;
+  /// --verify-internal: also verify mail from internal clients.
+  bool verify_internal = false;
+  /// --authserv-id; "" = the Postfix {j} macro of each connection, else host_name.
+  std::string authserv_id;
+  /// This host's name: the authserv-id when neither --authserv-id nor {j} gives one.
+  std::string host_name;
+  /// --spf-receiver: receiver= our Received-SPF field must carry to become spf=; "" = off.
+  std::string spf_receiver;
 };
 
 /// postern-dkim's metrics (README "Metrics"), registered once at startup; sessions on any
@@ -44,10 +63,26 @@ struct DkimMetrics {
   metrics::Counter& eom_errors;
   /// postern_dkim_signing_seconds: end-of-message entry to signatures inserted, in seconds.
   metrics::Histogram& signing_seconds;
+  /// postern_dkim_verify_total{result=...}: one per checked signature, "none" per message
+  /// without any.
+  metrics::Counter& verify(DkimResult result) const;
+  /// postern_dkim_verify_seconds: end of message to Authentication-Results inserted (DNS
+  /// included), in seconds.
+  metrics::Histogram& verify_seconds;
+
+ private:
+  std::vector<metrics::Counter*> verify_results_;  // indexed by DkimResult
 };
 
-/// Declare postern-dkim's options (keys, tables, internal hosts, canonicalization, headers).
+/// Declare postern-dkim's options: keys, tables, internal hosts, canonicalization, headers
+/// (signing); mode, DNS, signature cap, clock skew, l= tail, authserv-id, Received-SPF trust
+/// (verification).
 void add_dkim_options(po::options_description& options);
+
+/// Declare the verification options alone (add_dkim_options calls it): --mode, --dns-server,
+/// --dns-timeout, --max-signatures, --clock-skew, --unsigned-tail, --authserv-id,
+/// --verify-internal, --spf-receiver.
+void add_verify_options(po::options_description& options);
 
 /// Build and validate the configuration from parsed options. Throws ConfigError.
 DkimConfig build_dkim_config(const po::variables_map& values);

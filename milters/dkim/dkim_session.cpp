@@ -1,4 +1,4 @@
-// dkim_session.cpp — libmilter callbacks → SigningPolicy / MessageSigner calls.
+// dkim_session.cpp — libmilter callbacks → SigningPolicy / MessageSigner / MessageVerifier calls.
 #include "milters/dkim/dkim_session.hpp"
 
 #include <strings.h>
@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "milters/dkim/auth_results.hpp"
 
 namespace postern::dkim {
 namespace {
@@ -32,14 +33,22 @@ MilterStatus counting_faults(metrics::Counter& errors, Step&& step) {
   }
 }
 
+bool is_named(const std::string& name, std::string_view want) {
+  return name.size() == want.size() && strncasecmp(name.c_str(), want.data(), want.size()) == 0;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
 
-MilterStatus DkimSession::on_connect(MilterContext&, const ConnectInfo& info) {
+MilterStatus DkimSession::on_connect(MilterContext& ctx, const ConnectInfo& info) {
   client_address_ = info.client_address;
+  // Postfix sends {j} ($myhostname) with the connect macros by default.
+  authserv_id_ = config_.authserv_id;
+  if (authserv_id_.empty()) authserv_id_ = ctx.macro("j").value_or("");
+  if (authserv_id_.empty()) authserv_id_ = config_.host_name;
   return MilterStatus::Continue;
 }
 
@@ -50,7 +59,7 @@ MilterStatus DkimSession::on_mail_from(MilterContext& ctx, std::string_view) {
 }
 
 MilterStatus DkimSession::on_header(MilterContext&, std::string_view name, std::string_view value) {
-  header_fields_.emplace_back(name, value);
+  header_fields_.push_back({std::string(name), std::string(value)});
   return MilterStatus::Continue;
 }
 
@@ -61,41 +70,65 @@ MilterStatus DkimSession::on_end_of_header(MilterContext& ctx) {
 MilterStatus DkimSession::on_body(MilterContext&, std::string_view chunk) {
   return counting_faults(metrics_.body_errors, [&] {
     if (signer_) signer_->add_body(chunk);
+    if (verifier_) verifier_->add_body(chunk);
     return MilterStatus::Continue;
   });
 }
 
 MilterStatus DkimSession::on_end_of_message(MilterContext& ctx) {
-  return counting_faults(metrics_.eom_errors, [&] { return sign(ctx); });
+  return counting_faults(metrics_.eom_errors, [&] {
+    // Verification first: it reads only what the client sent; our signatures go on top.
+    if (verifier_) verify(ctx);
+    if (signer_) sign(ctx);
+    reset_message();
+    return MilterStatus::Continue;
+  });
 }
 
-// End of header: the policy decides; unsigned mail is counted, logged and accepted.
+// End of header: the policy and the mode decide; a message with nothing to do is accepted
+// (no more callbacks for it). Unsigned mail is counted and logged when the mode signs.
 MilterStatus DkimSession::decide(MilterContext& ctx) {
   std::vector<std::string> from_values;
   for (const auto& [name, value] : header_fields_) {
-    if (name.size() == 4 && strncasecmp(name.c_str(), "from", 4) == 0) from_values.push_back(value);
+    if (is_named(name, "from")) from_values.push_back(value);
   }
   SigningPolicy::Decision decision =
       config_.policy->decide(client_address_, auth_authen_, from_values);
-  if (!decision.sign) {
+  MessageWork work = plan_message(config_.mode, config_.verify_internal, decision);
+  if (!decision.sign && config_.mode != Mode::Verify) {
     metrics_.messages(decision.skip_reason).inc();
     log::info("dkim-skip")
         .kv("queue_id", queue_id(ctx))
         .kv("client", client_address_.empty() ? "local" : client_address_)
         .kv("reason", decision.reason);
+  }
+  if (!work.any()) {
     reset_message();
     return MilterStatus::Accept;  // nothing more to do for this message
   }
-  keys_ = decision.keys;
-  signer_ = std::make_unique<MessageSigner>(config_.signer, keys_);
-  for (const auto& [name, value] : header_fields_) signer_->add_header(name, value);
+  if (work.sign) start_signing(decision);
+  if (work.verify) start_verifying();
   header_fields_.clear();
   return MilterStatus::Continue;
 }
 
-// End of message: sign, insert the fields on top, count and log.
-MilterStatus DkimSession::sign(MilterContext& ctx) {
-  if (!signer_) return MilterStatus::Continue;
+void DkimSession::start_signing(const SigningPolicy::Decision& decision) {
+  keys_ = decision.keys;
+  signer_ = std::make_unique<MessageSigner>(config_.signer, keys_);
+  for (const auto& [name, value] : header_fields_) signer_->add_header(name, value);
+}
+
+// The header is complete: note the forged Authentication-Results fields and our SPF result
+// now, so only the verifier keeps header text until end of message.
+void DkimSession::start_verifying() {
+  verifier_ = std::make_unique<MessageVerifier>(config_.verifier, *config_.resolver);
+  for (const auto& [name, value] : header_fields_) verifier_->add_header(name, value);
+  forged_ar_ = forged_ar_instances(header_fields_, authserv_id_);
+  spf_clause_ = spf_clause(header_fields_, config_.spf_receiver);
+}
+
+// End of message, signing: insert the fields on top, count and log.
+void DkimSession::sign(MilterContext& ctx) {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> signatures = signer_->finish(static_cast<int64_t>(std::time(nullptr)));
   // Insert in reverse so the first key's signature ends up on top.
@@ -112,8 +145,39 @@ MilterStatus DkimSession::sign(MilterContext& ctx) {
         .kv("selector", key.selector)
         .kv("algorithm", algorithm_name(key.key->algorithm()));
   }
-  reset_message();
-  return MilterStatus::Continue;
+}
+
+// End of message, verifying: key lookups (blocking; each bounded by --dns-timeout), one log
+// line and count per signature, forged fields deleted, our Authentication-Results on top.
+void DkimSession::verify(MilterContext& ctx) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<SignatureResult> results =
+      verifier_->finish(static_cast<int64_t>(std::time(nullptr)));
+  std::vector<std::string> clauses;
+  for (const SignatureResult& r : results) {
+    metrics_.verify(r.result).inc();
+    log::info("dkim-verify")
+        .kv("queue_id", queue_id(ctx))
+        .kv("sdid", r.sdid)
+        .kv("selector", r.selector)
+        .kv("result", result_name(r.result))
+        .kv("reason", r.reason);
+    clauses.push_back(dkim_clause(r));
+  }
+  if (results.empty()) {
+    metrics_.verify(DkimResult::None).inc();
+    log::info("dkim-verify").kv("queue_id", queue_id(ctx)).kv("result", "none");
+    clauses.push_back(dkim_none_clause());
+  }
+  if (spf_clause_) clauses.push_back(*spf_clause_);
+  // DMARC hook (issue 3; milters/dkim/dmarc.*): evaluate here from `results` (d= of passing
+  // signatures), the From: domain and the SPF result, and append its "dmarc=..." clause last.
+  // Deleted from the highest instance down, so the lower instance numbers stay valid.
+  for (auto it = forged_ar_.rbegin(); it != forged_ar_.rend(); ++it) {
+    ctx.change_header(*it, "Authentication-Results", "");
+  }
+  ctx.insert_header(0, "Authentication-Results", build_ar_value(authserv_id_, clauses));
+  metrics_.verify_seconds.observe(seconds_since(start));
 }
 
 void DkimSession::on_abort(MilterContext&) {
@@ -126,6 +190,9 @@ void DkimSession::reset_message() {
   header_fields_.clear();
   signer_.reset();
   keys_.clear();
+  verifier_.reset();
+  forged_ar_.clear();
+  spf_clause_.reset();
 }
 
 std::string DkimSession::queue_id(MilterContext& ctx) {

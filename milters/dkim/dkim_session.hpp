@@ -1,16 +1,22 @@
 // dkim_session.hpp — the milter session of postern-dkim: one per SMTP connection. Thin: it
-// collects the connection facts, header fields and body, asks SigningPolicy whether to sign
-// and MessageSigner for the DKIM-Signature fields, and inserts them at the top of the header
-// (RFC 6376 §5.6; smfi_insheader index 0). Unsigned mail passes with one log line saying why.
-// Faults (OpenSSL, libmilter) throw; the adapter in common/milter.cpp turns them into TEMPFAIL.
-// Counts every outcome, signature and fault in DkimMetrics.
+// collects the connection facts, header fields and body; at end of header SigningPolicy and
+// plan_message (dkim_mode.hpp) decide whether the message is signed, verified, both or left
+// alone (Accept: no more callbacks for it). Signing: MessageSigner's DKIM-Signature fields go
+// at the top of the header (RFC 6376 §5.6; smfi_insheader index 0). Verifying:
+// MessageVerifier's results become one Authentication-Results field at the top (RFC 8601),
+// after the fields claiming our authserv-id are deleted (§5). Unsigned mail gets a log line
+// saying why. Faults (OpenSSL, libmilter) throw; the adapter in common/milter.cpp turns them
+// into TEMPFAIL. DNS outcomes are not faults: a key lookup that fails is dkim=temperror.
+// Counts every outcome, signature, verification and fault in DkimMetrics.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/milter.hpp"
+#include "milters/dkim/auth_results_field.hpp"
 #include "milters/dkim/dkim_config.hpp"
 
 namespace postern::dkim {
@@ -31,19 +37,26 @@ class DkimSession : public MilterSession {
 
  private:
   MilterStatus decide(MilterContext& ctx);
-  MilterStatus sign(MilterContext& ctx);
+  void start_signing(const SigningPolicy::Decision& decision);
+  void start_verifying();
+  void sign(MilterContext& ctx);
+  void verify(MilterContext& ctx);
   void reset_message();
   std::string queue_id(MilterContext& ctx);
 
   const DkimConfig& config_;
   const DkimMetrics& metrics_;
   std::string client_address_;
+  std::string authserv_id_;  // --authserv-id, else {j} at connect, else the host name
   // Per message.
   std::string auth_authen_;
   std::string queue_id_;
-  std::vector<std::pair<std::string, std::string>> header_fields_;
+  std::vector<HeaderField> header_fields_;
   std::unique_ptr<MessageSigner> signer_;
   std::vector<SigningKey> keys_;
+  std::unique_ptr<MessageVerifier> verifier_;
+  std::vector<int> forged_ar_;             // Authentication-Results instances to delete
+  std::optional<std::string> spf_clause_;  // from our own Received-SPF, when trusted
 };
 
 }  // namespace postern::dkim

@@ -1,4 +1,5 @@
-// main.cpp — postern-dkim: the DKIM signing milter. Options → configuration → milter loop.
+// main.cpp — postern-dkim: the DKIM signing and verifying milter. Options → configuration →
+// milter loop.
 // `postern-dkim genkey ...` makes a key pair and prints its DNS record.
 #include <unistd.h>
 
@@ -54,11 +55,13 @@ int run(int argc, const char* const argv[]) {
   MilterServerConfig server;
   server.name = "postern-dkim";
   server.socket = common.socket;
-  server.flags = SMFIF_ADDHDRS;
-  server.wants_helo = false;  // signing needs connect, MAIL (auth), header and body only
+  // Add DKIM-Signature and Authentication-Results; delete forged Authentication-Results.
+  server.flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+  server.wants_helo = false;  // connect ({j}), MAIL (auth), header and body are enough
   server.wants_rcpt = false;
   // The steps before end of header always continue: no round trip for them. End of header
-  // replies (Accept ends the work on unsigned mail); end of message carries the signature.
+  // replies (Accept ends the work on a message with nothing to do); end of message carries
+  // the signatures and the Authentication-Results field.
   server.connect_replies = false;
   server.mail_replies = false;
   server.header_replies = false;
