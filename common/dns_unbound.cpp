@@ -34,6 +34,7 @@
 #include "common/config_error.hpp"
 #include "common/dns.hpp"
 #include "common/dns_wire.hpp"
+#include "common/fd.hpp"
 #include "common/unbound.hpp"
 
 namespace postern::dns {
@@ -42,21 +43,6 @@ namespace {
 constexpr int class_in = 1;  // RFC 1035 §3.2.4
 constexpr int rcode_servfail = 2;
 constexpr int rcode_nxdomain = 3;
-
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // One query in flight: filled by the callback on the event thread, read by the caller.
 struct Pending {

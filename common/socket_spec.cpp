@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "common/config_error.hpp"
+#include "common/fd.hpp"
 
 namespace postern {
 namespace {
@@ -78,22 +79,6 @@ SocketSpec parse_unix(std::string_view spec, std::string_view path) {
   out.path = std::string(path);
   return out;
 }
-
-// Owns a file descriptor until release().
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void throw_errno(const SocketSpec& spec, const char* what) {
   throw std::system_error(errno, std::generic_category(),

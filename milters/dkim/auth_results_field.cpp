@@ -5,6 +5,7 @@
 
 #include <array>
 
+#include "common/ascii.hpp"
 #include "milters/dkim/auth_results.hpp"
 
 namespace postern::dkim {
@@ -13,10 +14,6 @@ namespace {
 constexpr size_t kMaxLine = 78;
 constexpr size_t kMaxCommentDepth = 32;
 constexpr std::string_view kTspecials = "()<>@,;:\\\"/[]?=";
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -176,13 +173,6 @@ std::optional<ReceivedSpf> parse_received_spf(std::string_view value) {
   return spf;
 }
 
-std::string lower(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
-}
-
 // Splits a clause at the spaces between its properties ("dkim=pass", "header.d=x", ...).
 // Quoted values (reason="...") keep their spaces.
 std::vector<std::string> clause_words(std::string_view clause) {
@@ -253,7 +243,7 @@ std::optional<std::string> spf_clause(const std::vector<HeaderField>& fields,
     if (!iequals(name, "Received-SPF")) continue;
     std::optional<ReceivedSpf> spf = parse_received_spf(value);
     if (!spf || !iequals(spf->receiver, receiver)) return std::nullopt;
-    std::string clause = "spf=" + lower(spf->result);
+    std::string clause = "spf=" + to_lower(spf->result);
     if (spf->has_envelope_from && !spf->envelope_from.empty()) {
       clause += " smtp.mailfrom=" + ar_pvalue(spf->envelope_from);
     } else if (!spf->helo.empty()) {

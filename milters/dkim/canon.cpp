@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 
+#include "common/ascii.hpp"
 #include "common/config_error.hpp"
 
 namespace postern::dkim {
@@ -11,16 +12,6 @@ namespace {
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t';
-}
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
 }
 
 Canon parse_one(std::string_view word, std::string_view whole) {

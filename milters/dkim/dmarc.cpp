@@ -5,6 +5,7 @@
 #include <charconv>
 #include <random>
 
+#include "common/ascii.hpp"
 #include "milters/dkim/auth_results.hpp"
 #include "milters/dkim/tag_list.hpp"
 
@@ -19,15 +20,6 @@ bool is_alpha(char c) {
 }
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trim(std::string_view s) {
@@ -60,7 +52,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 // §6.6.3 step 3: the record starts with a "v" tag of value "DMARC1" (§6.4 dmarc-version).
 bool starts_with_dmarc1(std::string_view text) {
   text = trim(text);
-  if (text.empty() || lower(text.front()) != 'v') return false;
+  if (text.empty() || ascii_lower(text.front()) != 'v') return false;
   text = trim(text.substr(1));
   if (text.empty() || text.front() != '=') return false;
   text = trim(text.substr(1));
@@ -171,7 +163,7 @@ std::string apply_tag(std::string_view name, std::string_view value, DmarcRecord
     r.failure_options.clear();
     for (std::string_view o : split(value, ':')) {
       if (o != "0" && o != "1" && !iequals(o, "d") && !iequals(o, "s")) return bad("invalid");
-      r.failure_options.emplace_back(1, lower(o.front()));
+      r.failure_options.emplace_back(1, ascii_lower(o.front()));
     }
   } else if (name == "rf") {
     r.report_formats.clear();

@@ -2,6 +2,7 @@
 // Two passes: split the value into top-level mailboxes (outside quotes, comments and angle
 // brackets; group syntax "name: a, b;" unwrapped), then read the addr-spec of each.
 #include "milters/dkim/from_address.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 
@@ -13,9 +14,6 @@ constexpr int kMaxCommentDepth = 64;
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 FromAddress fail(FromOutcome outcome, std::string reason) {
@@ -155,7 +153,7 @@ FromAddress read_addr_spec(std::string_view mailbox) {
   size_t at = last_unquoted_at(spec);
   if (at == std::string::npos) return fail(FromOutcome::NoDomain, "From: without a domain");
   std::string domain = spec.substr(at + 1);
-  std::transform(domain.begin(), domain.end(), domain.begin(), lower);
+  std::transform(domain.begin(), domain.end(), domain.begin(), ascii_lower);
   while (!domain.empty() && domain.back() == '.') domain.pop_back();
   if (domain.empty()) return fail(FromOutcome::NoDomain, "From: without a domain");
   if (domain.front() == '[')

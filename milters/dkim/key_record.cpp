@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/ascii.hpp"
 #include "milters/dkim/base64.hpp"
 #include "milters/dkim/tag_list.hpp"
 
@@ -13,15 +14,6 @@ namespace postern::dkim {
 namespace {
 
 constexpr size_t kEd25519KeyBytes = 32;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool list_has(std::string_view value, std::string_view item) {
   auto items = split_colon_list(value);

@@ -10,22 +10,13 @@
 #include <map>
 #include <vector>
 
+#include "common/ascii.hpp"
 #include "common/config_error.hpp"
 
 namespace postern::dkim {
 namespace {
 
 constexpr size_t kMaxLineBytes = 64 * 1024;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -119,7 +110,7 @@ bool wildcard_match(std::string_view pattern, std::string_view text) {
     if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       resume = t;
-    } else if (p < pattern.size() && lower(pattern[p]) == lower(text[t])) {
+    } else if (p < pattern.size() && ascii_lower(pattern[p]) == ascii_lower(text[t])) {
       ++p;
       ++t;
     } else if (star != std::string_view::npos) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/ascii.hpp"
 #include "milters/dkim/base64.hpp"
 #include "milters/dkim/tag_list.hpp"
 
@@ -12,21 +13,6 @@ namespace {
 constexpr size_t kSha256Bytes = 32;
 constexpr size_t kMaxSignedHeaderFields = 256;
 constexpr size_t kMaxDomainBytes = 253;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 std::string strip_whitespace(std::string_view text) {
   std::string out;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/ascii.hpp"
 #include "common/openssl.hpp"
 #include "milters/dkim/digest.hpp"
 #include "milters/dkim/key_record.hpp"
@@ -18,15 +19,12 @@ namespace {
 constexpr size_t kMaxKeyRecords = 8;  // TXT records tried per key name (§3.6.2.2)
 constexpr size_t kBPrefix = 8;        // header.b length (RFC 6008 §4)
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 bool is_signature_field(std::string_view name) {
   constexpr std::string_view kName = "dkim-signature";
   while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-  return name.size() == kName.size() && std::equal(name.begin(), name.end(), kName.begin(),
-                                                   [](char a, char b) { return lower(a) == b; });
+  return name.size() == kName.size() &&
+         std::equal(name.begin(), name.end(), kName.begin(),
+                    [](char a, char b) { return ascii_lower(a) == b; });
 }
 
 // RSASSA-PKCS1-v1_5 SHA-256 over `data`, or PureEdDSA over SHA-256(data) (RFC 8463 §3).
