@@ -133,6 +133,34 @@ std::string checked_authserv_id(std::string id) {
   return id;
 }
 
+// --dmarc: yes or no (also true/false, on/off, 1/0).
+bool parse_dmarc_switch(const std::string& text) {
+  std::string word = lower(text);
+  if (word == "yes" || word == "true" || word == "on" || word == "1") return true;
+  if (word == "no" || word == "false" || word == "off" || word == "0") return false;
+  throw ConfigError("option --dmarc: '" + text + "' is not yes or no");
+}
+
+// --dmarc and its companions; the evaluator is built only when the mode verifies.
+void build_dmarc(const po::variables_map& values, DkimConfig& config) {
+  bool dmarc = parse_dmarc_switch(values["dmarc"].as<std::string>());
+  config.dmarc_enforcement.reject = values["dmarc-reject"].as<bool>();
+  config.dmarc_enforcement.quarantine = values["dmarc-quarantine"].as<bool>();
+  bool enforcing = config.dmarc_enforcement.reject || config.dmarc_enforcement.quarantine;
+  if (enforcing && !dmarc) {
+    throw ConfigError("options --dmarc-reject/--dmarc-quarantine need --dmarc yes");
+  }
+  if (enforcing && config.mode == Mode::Sign) {
+    throw ConfigError(
+        "options --dmarc-reject/--dmarc-quarantine need a verifying --mode (verify or both)");
+  }
+  if (!dmarc || config.mode == Mode::Sign) return;
+  std::string path = values["public-suffix-list"].as<std::string>();
+  if (path.empty()) throw ConfigError("option --public-suffix-list: empty file name");
+  config.public_suffixes = std::make_unique<PublicSuffixList>(path);
+  config.dmarc = std::make_unique<DmarcEvaluator>(*config.public_suffixes, *config.resolver);
+}
+
 }  // namespace
 
 void add_dkim_options(po::options_description& options) {
@@ -187,7 +215,16 @@ void add_verify_options(po::options_description& options) {
        "also verify mail from internal clients (by default it is only signed)")  //
       ("spf-receiver", po::value<std::string>()->default_value("")->value_name("NAME"),
        "fold the top-most Received-SPF field into Authentication-Results as spf= when its "
-       "receiver= is NAME (postern-spf's --receiver); default off");
+       "receiver= is NAME (postern-spf's --receiver); default off")  //
+      ("dmarc", po::value<std::string>()->default_value("yes")->value_name("yes|no"),
+       "evaluate DMARC (RFC 7489) on verified mail and add dmarc= to Authentication-Results")  //
+      ("public-suffix-list",
+       po::value<std::string>()->default_value(kDebianPublicSuffixList)->value_name("FILE"),
+       "Public Suffix List (libpsl DAFSA or text) for DMARC Organizational Domains")  //
+      ("dmarc-reject", po::value<bool>()->default_value(false)->implicit_value(true),
+       "honour p=reject (after pct=): 550 5.7.1 at end of message; default off")  //
+      ("dmarc-quarantine", po::value<bool>()->default_value(false)->implicit_value(true),
+       "honour p=quarantine (after pct=): Postfix hold queue; default off");
 }
 
 DkimConfig build_dkim_config(const po::variables_map& values) {
@@ -222,6 +259,7 @@ DkimConfig build_dkim_config(const po::variables_map& values) {
   if (!authserv_id.empty()) config.authserv_id = checked_authserv_id(std::move(authserv_id));
   config.host_name = host_name();
   config.spf_receiver = values["spf-receiver"].as<std::string>();
+  build_dmarc(values, config);
   return config;
 }
 
@@ -244,6 +282,11 @@ metrics::Counter& signature_counter(metrics::Registry& registry, Algorithm algor
 metrics::Counter& verify_counter(metrics::Registry& registry, DkimResult result) {
   return registry.counter("postern_dkim_verify_total",
                           "DKIM signatures checked, by result (none: a message without any).",
+                          {{"result", std::string(result_name(result))}});
+}
+
+metrics::Counter& dmarc_counter(metrics::Registry& registry, DmarcResult result) {
+  return registry.counter("postern_dkim_dmarc_total", "DMARC evaluations, by result.",
                           {{"result", std::string(result_name(result))}});
 }
 
@@ -281,6 +324,14 @@ DkimMetrics::DkimMetrics(metrics::Registry& registry)
         DkimResult::Policy, DkimResult::Temperror, DkimResult::Permerror}) {
     verify_results_.push_back(&verify_counter(registry, result));
   }
+  for (DmarcResult result : {DmarcResult::None, DmarcResult::Pass, DmarcResult::Fail,
+                             DmarcResult::Temperror, DmarcResult::Permerror}) {
+    dmarc_results_.push_back(&dmarc_counter(registry, result));
+  }
+}
+
+metrics::Counter& DkimMetrics::dmarc(DmarcResult result) const {
+  return *dmarc_results_.at(static_cast<size_t>(result));
 }
 
 metrics::Counter& DkimMetrics::verify(DkimResult result) const {

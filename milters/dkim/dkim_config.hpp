@@ -11,6 +11,9 @@
 #include "common/metrics.hpp"
 #include "common/options.hpp"
 #include "milters/dkim/dkim_mode.hpp"
+#include "milters/dkim/dmarc.hpp"
+#include "milters/dkim/dmarc_action.hpp"
+#include "milters/dkim/public_suffix.hpp"
 #include "milters/dkim/signer.hpp"
 #include "milters/dkim/signing_policy.hpp"
 #include "milters/dkim/verifier.hpp"
@@ -35,6 +38,12 @@ struct DkimConfig {
   std::string host_name;
   /// --spf-receiver: receiver= our Received-SPF field must carry to become spf=; "" = off.
   std::string spf_receiver;
+  /// --public-suffix-list, loaded once; set when the mode verifies and --dmarc is on.
+  std::unique_ptr<PublicSuffixList> public_suffixes;
+  /// DMARC (RFC 7489) over `resolver` and `public_suffixes`; set exactly when they are.
+  std::unique_ptr<DmarcEvaluator> dmarc;
+  /// --dmarc-reject, --dmarc-quarantine: what a DMARC fail may do (default: nothing).
+  DmarcEnforcement dmarc_enforcement;
 };
 
 /// postern-dkim's metrics (README "Metrics"), registered once at startup; sessions on any
@@ -69,19 +78,23 @@ struct DkimMetrics {
   /// postern_dkim_verify_seconds: end of message to Authentication-Results inserted (DNS
   /// included), in seconds.
   metrics::Histogram& verify_seconds;
+  /// postern_dkim_dmarc_total{result=...}: one per message evaluated with --dmarc.
+  metrics::Counter& dmarc(DmarcResult result) const;
 
  private:
   std::vector<metrics::Counter*> verify_results_;  // indexed by DkimResult
+  std::vector<metrics::Counter*> dmarc_results_;   // indexed by DmarcResult
 };
 
 /// Declare postern-dkim's options: keys, tables, internal hosts, canonicalization, headers
-/// (signing); mode, DNS, signature cap, clock skew, l= tail, authserv-id, Received-SPF trust
-/// (verification).
+/// (signing); mode, DNS, signature cap, clock skew, l= tail, authserv-id, Received-SPF trust,
+/// DMARC (verification).
 void add_dkim_options(po::options_description& options);
 
 /// Declare the verification options alone (add_dkim_options calls it): --mode, --dns-server,
 /// --dns-timeout, --max-signatures, --clock-skew, --unsigned-tail, --authserv-id,
-/// --verify-internal, --spf-receiver.
+/// --verify-internal, --spf-receiver, --dmarc, --public-suffix-list, --dmarc-reject,
+/// --dmarc-quarantine.
 void add_verify_options(po::options_description& options);
 
 /// Build and validate the configuration from parsed options. Throws ConfigError.

@@ -78,10 +78,10 @@ MilterStatus DkimSession::on_body(MilterContext&, std::string_view chunk) {
 MilterStatus DkimSession::on_end_of_message(MilterContext& ctx) {
   return counting_faults(metrics_.eom_errors, [&] {
     // Verification first: it reads only what the client sent; our signatures go on top.
-    if (verifier_) verify(ctx);
-    if (signer_) sign(ctx);
+    MilterStatus status = verifier_ ? verify(ctx) : MilterStatus::Continue;
+    if (signer_ && status == MilterStatus::Continue) sign(ctx);
     reset_message();
-    return MilterStatus::Continue;
+    return status;
   });
 }
 
@@ -108,6 +108,7 @@ MilterStatus DkimSession::decide(MilterContext& ctx) {
   }
   if (work.sign) start_signing(decision);
   if (work.verify) start_verifying();
+  if (work.verify && config_.dmarc) from_values_ = std::move(from_values);
   header_fields_.clear();
   return MilterStatus::Continue;
 }
@@ -148,8 +149,10 @@ void DkimSession::sign(MilterContext& ctx) {
 }
 
 // End of message, verifying: key lookups (blocking; each bounded by --dns-timeout), one log
-// line and count per signature, forged fields deleted, our Authentication-Results on top.
-void DkimSession::verify(MilterContext& ctx) {
+// line and count per signature, DMARC last; then either the 550 5.7.1 of an enforced
+// p=reject (no header changes), or forged fields deleted, our Authentication-Results on top
+// and, for an enforced p=quarantine, the hold queue.
+MilterStatus DkimSession::verify(MilterContext& ctx) {
   auto start = std::chrono::steady_clock::now();
   std::vector<SignatureResult> results =
       verifier_->finish(static_cast<int64_t>(std::time(nullptr)));
@@ -170,14 +173,43 @@ void DkimSession::verify(MilterContext& ctx) {
     clauses.push_back(dkim_none_clause());
   }
   if (spf_clause_) clauses.push_back(*spf_clause_);
-  // DMARC hook (issue 3; milters/dkim/dmarc.*): evaluate here from `results` (d= of passing
-  // signatures), the From: domain and the SPF result, and append its "dmarc=..." clause last.
+  DmarcPolicy disposition = DmarcPolicy::None;
+  DmarcVerdict verdict;
+  if (config_.dmarc) clauses.push_back(dmarc(ctx, results, disposition, verdict));
+  if (disposition == DmarcPolicy::Reject) {
+    metrics_.verify_seconds.observe(seconds_since(start));
+    ctx.set_reply("550", "5.7.1", dmarc_reject_text(verdict));
+    return MilterStatus::Reject;
+  }
   // Deleted from the highest instance down, so the lower instance numbers stay valid.
   for (auto it = forged_ar_.rbegin(); it != forged_ar_.rend(); ++it) {
     ctx.change_header(*it, "Authentication-Results", "");
   }
   ctx.insert_header(0, "Authentication-Results", build_ar_value(authserv_id_, clauses));
+  if (disposition == DmarcPolicy::Quarantine) {
+    ctx.quarantine("DMARC policy quarantine for " + verdict.from_domain);
+  }
   metrics_.verify_seconds.observe(seconds_since(start));
+  return MilterStatus::Continue;
+}
+
+// DMARC for the message (up to 5 DNS queries, each bounded by --dns-timeout): the verdict, the
+// disposition enforcement allows, one "dmarc" log line and count; returns the dmarc= clause.
+std::string DkimSession::dmarc(MilterContext& ctx, const std::vector<SignatureResult>& results,
+                               DmarcPolicy& disposition, DmarcVerdict& verdict) {
+  std::optional<SpfIdentity> spf;
+  if (spf_clause_) spf = spf_identity(*spf_clause_);
+  verdict = config_.dmarc->evaluate(dmarc_input(from_values_, results, spf));
+  disposition = dmarc_disposition(verdict, config_.dmarc_enforcement);
+  metrics_.dmarc(verdict.result).inc();
+  log::info("dmarc")
+      .kv("queue_id", queue_id(ctx))
+      .kv("header.from", verdict.from_domain)
+      .kv("result", result_name(verdict.result))
+      .kv("policy", policy_name(verdict.applied_policy))
+      .kv("disposition", policy_name(disposition))
+      .kv("reason", verdict.reason);
+  return dmarc_clause(verdict, disposition);
 }
 
 void DkimSession::on_abort(MilterContext&) {
@@ -193,6 +225,7 @@ void DkimSession::reset_message() {
   verifier_.reset();
   forged_ar_.clear();
   spf_clause_.reset();
+  from_values_.clear();
 }
 
 std::string DkimSession::queue_id(MilterContext& ctx) {

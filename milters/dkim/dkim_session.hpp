@@ -4,10 +4,12 @@
 // alone (Accept: no more callbacks for it). Signing: MessageSigner's DKIM-Signature fields go
 // at the top of the header (RFC 6376 §5.6; smfi_insheader index 0). Verifying:
 // MessageVerifier's results become one Authentication-Results field at the top (RFC 8601),
-// after the fields claiming our authserv-id are deleted (§5). Unsigned mail gets a log line
-// saying why. Faults (OpenSSL, libmilter) throw; the adapter in common/milter.cpp turns them
-// into TEMPFAIL. DNS outcomes are not faults: a key lookup that fails is dkim=temperror.
-// Counts every outcome, signature, verification and fault in DkimMetrics.
+// after the fields claiming our authserv-id are deleted (§5); with --dmarc it ends in a dmarc=
+// clause from DmarcEvaluator (From: values kept from end of header, the DKIM results, the
+// trusted spf= identity), and dmarc_disposition may reject (550 5.7.1) or hold the message.
+// Unsigned mail gets a log line saying why. Faults (OpenSSL, libmilter) throw; the adapter in
+// common/milter.cpp turns them into TEMPFAIL. DNS outcomes are not faults: a key lookup that fails
+// is dkim=temperror. Counts every outcome, signature, verification and fault in DkimMetrics.
 #pragma once
 
 #include <memory>
@@ -40,7 +42,9 @@ class DkimSession : public MilterSession {
   void start_signing(const SigningPolicy::Decision& decision);
   void start_verifying();
   void sign(MilterContext& ctx);
-  void verify(MilterContext& ctx);
+  MilterStatus verify(MilterContext& ctx);
+  std::string dmarc(MilterContext& ctx, const std::vector<SignatureResult>& results,
+                    DmarcPolicy& disposition, DmarcVerdict& verdict);
   void reset_message();
   std::string queue_id(MilterContext& ctx);
 
@@ -57,6 +61,7 @@ class DkimSession : public MilterSession {
   std::unique_ptr<MessageVerifier> verifier_;
   std::vector<int> forged_ar_;             // Authentication-Results instances to delete
   std::optional<std::string> spf_clause_;  // from our own Received-SPF, when trusted
+  std::vector<std::string> from_values_;   // From: values, kept for DMARC when verifying
 };
 
 }  // namespace postern::dkim

@@ -55,8 +55,10 @@ int run(int argc, const char* const argv[]) {
   MilterServerConfig server;
   server.name = "postern-dkim";
   server.socket = common.socket;
-  // Add DKIM-Signature and Authentication-Results; delete forged Authentication-Results.
+  // Add DKIM-Signature and Authentication-Results; delete forged Authentication-Results;
+  // with --dmarc-quarantine, put DMARC-failing mail on hold (Postfix offers SMFIF_QUARANTINE).
   server.flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+  if (config.dmarc && config.dmarc_enforcement.quarantine) server.flags |= SMFIF_QUARANTINE;
   server.wants_helo = false;  // connect ({j}), MAIL (auth), header and body are enough
   server.wants_rcpt = false;
   // The steps before end of header always continue: no round trip for them. End of header

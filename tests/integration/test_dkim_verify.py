@@ -29,6 +29,8 @@ SIGNED_DOMAIN = "example.org"   # external senders' domain (keys in the zone)
 OWN_DOMAIN = "example.com"      # our domain (postern-dkim signs it)
 EXTERNAL = {"ADDR": "203.0.113.9"}
 DNS_TIMEOUT = 1
+DMARC_DOMAIN = "reject.example"       # publishes _dmarc p=reject
+SLOW_DMARC_DOMAIN = "slowdmarc.example"  # its _dmarc query is never answered
 
 
 def message(subject, body="Hello from outside.\r\n",
@@ -121,6 +123,10 @@ class VerifyEnvTestCase(unittest.TestCase):
             zone = {k.name: {"TXT": [k.txt]}
                     for k in (cls.rsa, cls.ed, cls.od, cls.down)}
             zone[cls.slow.name] = {"TIMEOUT": True}
+            cls.aligned = keys.add(DMARC_DOMAIN, "dm1", "rsa", 2048)
+            zone[cls.aligned.name] = {"TXT": [cls.aligned.txt]}
+            zone["_dmarc." + DMARC_DOMAIN] = {"TXT": ["v=DMARC1; p=reject"]}
+            zone["_dmarc." + SLOW_DMARC_DOMAIN] = {"TIMEOUT": True}
             cls.dns = harness.ZoneServer(cls.env.tmp,
                                          cls.env.base + harness.DNS_OFF, zone)
             cls.dns.start()
@@ -151,6 +157,10 @@ class VerifyEnvTestCase(unittest.TestCase):
         return out
 
     # -- helpers -------------------------------------------------------------
+
+    def without_dmarc(self, ar):
+        """`ar` up to its dmarc= clause (on by default; DmarcTests check it)."""
+        return ar.split("; dmarc=")[0]
 
     def deliver(self, data, xclient=EXTERNAL, **kw):
         q = self.env.submit(data, xclient=xclient,
@@ -269,7 +279,8 @@ class VerifyTests(VerifyEnvTestCase):
 
     def test_unsigned_gets_dkim_none(self):
         q, d = self.deliver(message("unsigned"))
-        self.assertEqual(self.our_ar(d), AUTHSERV_ID + "; dkim=none")
+        self.assertEqual(self.without_dmarc(self.our_ar(d)),
+                         AUTHSERV_ID + "; dkim=none")
         self.assertLogged("dkim-verify", "queue_id=" + q, "result=none")
 
     def test_forged_results_with_our_authserv_id_removed(self):
@@ -280,6 +291,7 @@ class VerifyTests(VerifyEnvTestCase):
                   % (AUTHSERV_ID, AUTHSERV_ID))
         _, d = self.deliver(message("forged", extra_headers=forged))
         fields = [unfold(f) for f in d.headers("Authentication-Results")]
+        fields[0] = self.without_dmarc(fields[0])
         self.assertEqual(fields, [AUTHSERV_ID + "; dkim=none",
                                   "other.example; dkim=pass header.d=x.example"],
                          d.path)
@@ -316,8 +328,8 @@ class ReceivedSpfTests(VerifyEnvTestCase):
                                         self.rsa))
         ar = self.our_ar(d)
         self.assertIn("dkim=pass header.d=example.org", ar)
-        self.assertTrue(ar.endswith("; spf=softfail smtp.mailfrom=alice@example.org"),
-                        ar)
+        self.assertTrue(self.without_dmarc(ar).endswith(
+            "; spf=softfail smtp.mailfrom=alice@example.org"), ar)
 
 
 class VerifyOnlyTests(VerifyEnvTestCase):
@@ -334,6 +346,86 @@ class VerifyOnlyTests(VerifyEnvTestCase):
         d = self.env.wait_delivered(q)
         self.assertEqual(d.headers("Authentication-Results"), [])
         self.assertEqual(d.dkim_signatures, [])
+
+
+class DmarcTests(VerifyEnvTestCase):
+    """DMARC (default on, enforcement off): the dmarc= clause ends our
+    Authentication-Results field; a failing p=reject message is delivered
+    with dis=none. Without --spf-receiver SPF is unknown: DKIM alone."""
+
+    def test_aligned_signature_passes(self):
+        data = dkimpy_sign(message("aligned", from_addr="ann@" + DMARC_DOMAIN),
+                           self.aligned)
+        q, d = self.deliver(data)
+        ar = self.our_ar(d)
+        self.assertIn("dkim=pass header.d=%s" % DMARC_DOMAIN, ar)
+        self.assertTrue(ar.endswith(
+            "; dmarc=pass (p=reject dis=none) header.from=%s "
+            "policy.dmarc=none" % DMARC_DOMAIN), ar)
+        self.assertLogged("dmarc", "queue_id=" + q,
+                          "header.from=" + DMARC_DOMAIN, "result=pass")
+
+    def test_unsigned_fails_and_is_delivered_by_default(self):
+        q, d = self.deliver(message("unsigned", from_addr="ann@" + DMARC_DOMAIN))
+        ar = self.our_ar(d)
+        self.assertIn("dmarc=fail (p=reject dis=none)", ar)
+        self.assertIn("header.from=%s policy.dmarc=reject" % DMARC_DOMAIN, ar)
+        self.assertLogged("dmarc", "queue_id=" + q, "result=fail",
+                          "policy=reject", "disposition=none")
+
+    def test_unaligned_signature_fails(self):
+        data = dkimpy_sign(message("unaligned", from_addr="ann@" + DMARC_DOMAIN),
+                           self.rsa)  # d=example.org
+        _, d = self.deliver(data)
+        ar = self.our_ar(d)
+        self.assertIn("dkim=pass header.d=example.org", ar)
+        self.assertIn("dmarc=fail (p=reject dis=none)", ar)
+
+    def test_domain_without_record_is_none(self):
+        _, d = self.deliver(dkimpy_sign(message("norecord"), self.rsa))
+        ar = self.our_ar(d)
+        self.assertIn("; dmarc=none", ar)
+        self.assertIn("header.from=example.org policy.dmarc=none", ar)
+
+    def test_dmarc_dns_timeout_is_temperror_and_delivered(self):
+        q, d = self.deliver(message("slowdmarc",
+                                    from_addr="ann@" + SLOW_DMARC_DOMAIN))
+        ar = self.our_ar(d)
+        self.assertIn("; dmarc=temperror", ar)
+        self.assertIn("header.from=" + SLOW_DMARC_DOMAIN, ar)
+        self.assertLogged("dmarc", "queue_id=" + q, "result=temperror")
+
+
+class DmarcRejectTests(VerifyEnvTestCase):
+    """--dmarc-reject: a failing p=reject message is refused at end of DATA
+    with 550 5.7.1 and nothing is delivered; passing mail and a temperror
+    still go through."""
+
+    extra_milter_args = ("--dmarc-reject",)
+
+    def test_unsigned_rejected_with_550(self):
+        before = set(self.env.sink_files())
+        with self.assertRaises(harness.SmtpError) as cm:
+            self.env.submit(message("reject", from_addr="ann@" + DMARC_DOMAIN),
+                            xclient=EXTERNAL, mail_from="alice@example.org")
+        err = cm.exception
+        self.assertEqual((err.stage, err.code), ("end of DATA", 550), str(err))
+        self.assertIn("5.7.1 Rejected by DMARC policy for " + DMARC_DOMAIN,
+                      err.msg)
+        self.assertLogged("dmarc", "result=fail", "policy=reject",
+                          "disposition=reject")
+        time.sleep(1)
+        self.assertEqual(set(self.env.sink_files()), before)
+
+    def test_aligned_passes(self):
+        data = dkimpy_sign(message("ok", from_addr="ann@" + DMARC_DOMAIN),
+                           self.aligned)
+        _, d = self.deliver(data)
+        self.assertIn("dmarc=pass", self.our_ar(d))
+
+    def test_temperror_never_rejects(self):
+        _, d = self.deliver(message("slow", from_addr="ann@" + SLOW_DMARC_DOMAIN))
+        self.assertIn("dmarc=temperror", self.our_ar(d))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,68 @@
+// dkim_config_dmarc_test.cpp — build_dkim_config's DMARC options: --dmarc, --public-suffix-list,
+// --dmarc-reject, --dmarc-quarantine (defaults, what gets built, precise errors).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/config_error.hpp"
+#include "milters/dkim/dkim_config.hpp"
+
+namespace postern::dkim {
+namespace {
+
+DkimConfig build(std::vector<std::string> args) {
+  po::options_description options;
+  add_dkim_options(options);
+  args.insert(args.begin(), {"postern-dkim", "--mode", "verify", "--dns-server", "127.0.0.1@9"});
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  po::variables_map values;
+  po::store(po::parse_command_line(static_cast<int>(argv.size()), argv.data(), options), values);
+  po::notify(values);
+  return build_dkim_config(values);
+}
+
+std::string error_of(std::vector<std::string> args) {
+  try {
+    build(std::move(args));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DkimConfigDmarc, OnByDefaultWithoutEnforcement) {
+  DkimConfig config = build({});
+  ASSERT_TRUE(config.dmarc);
+  ASSERT_TRUE(config.public_suffixes);
+  EXPECT_EQ(config.public_suffixes->organizational_domain("a.b.example.co.uk"), "example.co.uk");
+  EXPECT_FALSE(config.dmarc_enforcement.reject);
+  EXPECT_FALSE(config.dmarc_enforcement.quarantine);
+}
+
+TEST(DkimConfigDmarc, OffWithNo) {
+  DkimConfig config = build({"--dmarc", "no"});
+  EXPECT_FALSE(config.dmarc);
+  EXPECT_FALSE(config.public_suffixes);
+}
+
+TEST(DkimConfigDmarc, EnforcementFlags) {
+  DkimConfig config = build({"--dmarc-reject", "--dmarc-quarantine"});
+  EXPECT_TRUE(config.dmarc);
+  EXPECT_TRUE(config.dmarc_enforcement.reject);
+  EXPECT_TRUE(config.dmarc_enforcement.quarantine);
+}
+
+TEST(DkimConfigDmarc, PreciseErrors) {
+  EXPECT_EQ(error_of({"--dmarc", "maybe"}), "option --dmarc: 'maybe' is not yes or no");
+  EXPECT_EQ(error_of({"--dmarc", "no", "--dmarc-reject"}),
+            "options --dmarc-reject/--dmarc-quarantine need --dmarc yes");
+  EXPECT_EQ(error_of({"--public-suffix-list", ""}), "option --public-suffix-list: empty file name");
+  EXPECT_NE(
+      error_of({"--public-suffix-list", "/nonexistent/psl.dafsa"}).find("/nonexistent/psl.dafsa"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace postern::dkim
