@@ -428,5 +428,40 @@ class DmarcRejectTests(VerifyEnvTestCase):
         self.assertIn("dmarc=temperror", self.our_ar(d))
 
 
+class DmarcQuarantineTests(VerifyEnvTestCase):
+    """--dmarc-quarantine without --dmarc-reject: a failing p=reject message
+    is accepted and goes to Postfix's hold queue (smfi_quarantine; the
+    milter asks for SMFIF_QUARANTINE only with this option); nothing is
+    delivered."""
+
+    extra_milter_args = ("--dmarc-quarantine",)
+
+    def held_file(self, queue_id, timeout=10.0):
+        path = os.path.join(self.env.pfdir, "queue", "hold", queue_id)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                self.fail("%s not in the hold queue:\n%s"
+                          % (queue_id, self.env.queue_empty()[1]))
+            time.sleep(0.1)
+        return path
+
+    def test_failing_reject_policy_is_held(self):
+        before = set(self.env.sink_files())
+        q = self.env.submit(message("hold", from_addr="ann@" + DMARC_DOMAIN),
+                            xclient=EXTERNAL, mail_from="alice@example.org")
+        self.held_file(q)
+        self.assertLogged("dmarc", "queue_id=" + q, "result=fail",
+                          "policy=reject", "disposition=quarantine")
+        time.sleep(1)
+        self.assertEqual(set(self.env.sink_files()), before)
+
+    def test_passing_mail_is_delivered(self):
+        data = dkimpy_sign(message("ok", from_addr="ann@" + DMARC_DOMAIN),
+                           self.aligned)
+        _, d = self.deliver(data)
+        self.assertIn("dmarc=pass", self.our_ar(d))
+
+
 if __name__ == "__main__":
     unittest.main()
