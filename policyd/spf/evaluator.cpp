@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
 #include <optional>
 #include <vector>
 
@@ -126,8 +128,9 @@ struct Match {
 class Evaluation {
  public:
   Evaluation(dns::Resolver& resolver, const EvaluatorLimits& limits,
-             const CheckHostRequest& request)
-      : resolver_(resolver), limits_(limits), request_(request) {
+             const CheckHostRequest& request, const MonotonicClock& clock)
+      : resolver_(resolver), limits_(limits), request_(request), clock_(clock) {
+    if (limits_.check_seconds > 0) deadline_ = clock_() + limits_.check_seconds;
     request_.client = unmapped(request.client);
     size_t at = request_.sender.rfind('@');
     local_part_ = at == std::string::npos ? "" : request_.sender.substr(0, at);
@@ -137,6 +140,9 @@ class Evaluation {
 
   // check_host() for `domain`; `explain` is false inside include (§6.2).
   SpfOutcome check(const std::string& domain, bool explain);
+
+  // True once a query was refused because the time budget was spent.
+  bool over_budget() const { return over_budget_; }
 
  private:
   MacroContext macro_context(const std::string& domain);
@@ -155,12 +161,30 @@ class Evaluation {
   SpfOutcome redirect(const Record& record, const std::string& domain, bool explain);
   std::string explanation(const Record& record, const std::string& domain);
 
+  dns::Answer lookup(std::string_view name, dns::RrType type);
+
   dns::Resolver& resolver_;
   const EvaluatorLimits& limits_;
   CheckHostRequest request_;
+  const MonotonicClock& clock_;
+  std::optional<double> deadline_;
+  bool over_budget_ = false;
   std::string local_part_, sender_domain_;
   unsigned terms_ = 0, voids_ = 0;
 };
+
+// Every query goes through here: none is started past the budget; the refused one reads as a
+// timeout (temporary), and check_host() turns the whole check into temperror.
+dns::Answer Evaluation::lookup(std::string_view name, dns::RrType type) {
+  if (deadline_ && (over_budget_ || clock_() >= *deadline_)) {
+    over_budget_ = true;
+    dns::Answer refused;
+    refused.status = dns::Status::Timeout;
+    refused.why = "SPF check time budget spent";
+    return refused;
+  }
+  return resolver_.query(name, type);
+}
 
 MacroContext Evaluation::macro_context(const std::string& domain) {
   MacroContext c;
@@ -184,7 +208,7 @@ MacroContext Evaluation::macro_context(const std::string& domain) {
 
 // §4.4, §4.5: exactly one "v=spf1" TXT record, parsed.
 std::optional<Record> Evaluation::fetch_record(const std::string& domain, SpfOutcome& stop) {
-  dns::Answer answer = resolver_.query(domain, dns::RrType::TXT);
+  dns::Answer answer = lookup(domain, dns::RrType::TXT);
   if (temporary(answer.status)) {
     stop =
         error_outcome(SpfResult::Temperror, "DNS error looking up " + domain + ": " + answer.why);
@@ -254,7 +278,7 @@ std::string Evaluation::explanation(const Record& record, const std::string& dom
   MacroExpansion e = expand_macros(*record.exp, context, MacroUse::DomainSpec);
   std::string target = e.ok ? truncate_left(strip_dot(e.text)) : std::string();
   if (!valid_domain(target)) return {};
-  dns::Answer answer = resolver_.query(target, dns::RrType::TXT);
+  dns::Answer answer = lookup(target, dns::RrType::TXT);
   if (answer.status != dns::Status::NoError || answer.txt.size() != 1) return {};
   MacroExpansion text = expand_macros(answer.txt.front(), context, MacroUse::Explanation);
   return text.ok ? text.text : std::string();
@@ -342,8 +366,7 @@ Match Evaluation::match_include(const std::string& target) {
 // (count_voids false) do not count as void lookups; the MX query did.
 Match Evaluation::match_a(const Mechanism& m, const std::string& target, bool count_voids) {
   if (!valid_domain(target)) return Match::no();
-  dns::Answer answer =
-      resolver_.query(target, request_.client.v6 ? dns::RrType::AAAA : dns::RrType::A);
+  dns::Answer answer = lookup(target, request_.client.v6 ? dns::RrType::AAAA : dns::RrType::A);
   if (temporary(answer.status)) {
     return Match::halt(SpfResult::Temperror, "DNS error looking up " + target + ": " + answer.why);
   }
@@ -358,7 +381,7 @@ Match Evaluation::match_a(const Mechanism& m, const std::string& target, bool co
 // §5.4, §4.6.4: at most `mx_names` exchanges, each looked up like "a".
 Match Evaluation::match_mx(const Mechanism& m, const std::string& target) {
   if (!valid_domain(target)) return Match::no();
-  dns::Answer answer = resolver_.query(target, dns::RrType::MX);
+  dns::Answer answer = lookup(target, dns::RrType::MX);
   if (temporary(answer.status)) {
     return Match::halt(SpfResult::Temperror, "DNS error looking up " + target + ": " + answer.why);
   }
@@ -381,7 +404,7 @@ Match Evaluation::match_mx(const Mechanism& m, const std::string& target) {
 // `void_check`, when given, receives a Stop when the PTR lookup exceeds the void limit.
 std::vector<std::string> Evaluation::validated_names(std::optional<Match>* void_check) {
   std::vector<std::string> out;
-  dns::Answer ptr = resolver_.query(reverse_name(request_.client), dns::RrType::PTR);
+  dns::Answer ptr = lookup(reverse_name(request_.client), dns::RrType::PTR);
   if (void_check) {
     Match v = count_void(ptr, ptr.names.size());
     if (v.kind == Match::Kind::Stop) *void_check = v;
@@ -391,7 +414,7 @@ std::vector<std::string> Evaluation::validated_names(std::optional<Match>* void_
   for (size_t i = 0; i < count; ++i) {
     std::string name = strip_dot(ptr.names[i]);
     if (!valid_domain(name)) continue;
-    dns::Answer a = resolver_.query(name, request_.client.v6 ? dns::RrType::AAAA : dns::RrType::A);
+    dns::Answer a = lookup(name, request_.client.v6 ? dns::RrType::AAAA : dns::RrType::A);
     for (const IpAddress& address : a.addresses) {
       if (same_address(address, request_.client)) {
         out.push_back(name);
@@ -415,7 +438,7 @@ Match Evaluation::match_ptr(const std::string& target) {
 // §5.7: an A lookup whatever the client's family; any address matches.
 Match Evaluation::match_exists(const std::string& target) {
   if (!valid_domain(target)) return Match::no();
-  dns::Answer answer = resolver_.query(target, dns::RrType::A);
+  dns::Answer answer = lookup(target, dns::RrType::A);
   if (temporary(answer.status)) {
     return Match::halt(SpfResult::Temperror, "DNS error looking up " + target + ": " + answer.why);
   }
@@ -486,9 +509,19 @@ CheckHostRequest mail_from_identity(const IpAddress& client, std::string_view ma
   return r;
 }
 
+double steady_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
 SpfOutcome Evaluator::check_host(const CheckHostRequest& request) {
-  Evaluation evaluation(resolver_, limits_, request);
+  Evaluation evaluation(resolver_, limits_, request, clock_);
   SpfOutcome out = evaluation.check(strip_dot(request.domain), true);
+  if (evaluation.over_budget()) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", limits_.check_seconds);
+    out = error_outcome(SpfResult::Temperror, std::string("SPF check exceeded ") + seconds + " s");
+  }
   out.domain = request.domain;
   return out;
 }

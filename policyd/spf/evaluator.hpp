@@ -1,11 +1,13 @@
 // evaluator.hpp — RFC 7208 check_host() (§4) over the shared resolver (common/dns.hpp).
 // Record selection (§4.5), mechanisms (§5), redirect and exp (§6), macros (§7), the processing
 // limits of §4.6.4 (10 DNS-querying terms, 2 void lookups, 10 MX and 10 PTR names) and the
-// identities HELO (§2.3) and MAIL FROM (§2.4). Every outcome, DNS failures included, is a
+// identities HELO (§2.3) and MAIL FROM (§2.4), and an overall time budget per check (§4.6.4
+// leaves it to the verifier). Every outcome, DNS failures and a spent budget included, is a
 // SpfOutcome value; nothing here throws for bad records or DNS trouble.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -66,18 +68,33 @@ struct EvaluatorLimits {
   unsigned void_lookups = 2;  // NXDOMAIN or empty answers
   unsigned mx_names = 10;     // per mx mechanism: more is a permerror
   unsigned ptr_names = 10;    // per ptr / %{p}: the rest are ignored
+  /// Overall budget of one check_host() in seconds (§4.6.4 "SHOULD impose a limit on the
+  /// total amount of elapsed time"); 0 = none. No DNS query is started once it is spent and
+  /// the check ends in temperror "SPF check exceeded N s". A query started in time may
+  /// still run up to the resolver's own per-query timeout past it.
+  double check_seconds = 0;
 };
 
-/// Our RFC 7208 evaluator. Holds a reference to `resolver`, which must outlive it.
+/// A monotonic clock in seconds (any epoch); tests substitute a fake one.
+using MonotonicClock = std::function<double()>;
+
+/// std::chrono::steady_clock in seconds.
+double steady_seconds();
+
+/// Our RFC 7208 evaluator. Holds a reference to `resolver`, which must outlive it. `clock`
+/// measures limits.check_seconds (read before each DNS query).
 class Evaluator : public SpfEngine {
  public:
-  explicit Evaluator(dns::Resolver& resolver, EvaluatorLimits limits = {})
-      : resolver_(resolver), limits_(limits) {}
+  explicit Evaluator(dns::Resolver& resolver, EvaluatorLimits limits = {},
+                     MonotonicClock clock = steady_seconds)
+      : resolver_(resolver), limits_(limits), clock_(std::move(clock)) {}
+  /// check_host() of §4; temperror "SPF check exceeded N s" once limits.check_seconds is spent.
   SpfOutcome check_host(const CheckHostRequest& request) override;
 
  private:
   dns::Resolver& resolver_;
   EvaluatorLimits limits_;
+  MonotonicClock clock_;
 };
 
 }  // namespace postern::spf

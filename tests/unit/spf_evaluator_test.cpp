@@ -241,6 +241,53 @@ TEST_F(SpfEvaluatorTest, BrokenExplanationIsIgnored) {
   EXPECT_EQ(o.explanation, "");
 }
 
+// A resolver on a fake clock: every query takes `seconds_per_query`.
+class SlowResolver : public FakeResolver {
+ public:
+  dns::Answer query(std::string_view name, dns::RrType type) override {
+    now += seconds_per_query;
+    return FakeResolver::query(name, type);
+  }
+  double now = 1000;
+  double seconds_per_query = 1;
+};
+
+TEST(SpfTimeBudget, SpentBudgetStopsQueriesWithTemperror) {
+  SlowResolver dns;
+  // A chain of includes: each level is one TXT query (1 s each on the fake clock).
+  for (int i = 0; i < 8; ++i) {
+    dns.txt("l" + std::to_string(i) + ".example",
+            {"v=spf1 include:l" + std::to_string(i + 1) + ".example -all"});
+  }
+  dns.txt("l8.example", {"v=spf1 +all"});
+  EvaluatorLimits limits;
+  limits.check_seconds = 3.5;
+  Evaluator evaluator(dns, limits, [&dns] { return dns.now; });
+  SpfOutcome o =
+      evaluator.check_host(mail_from_identity(*IpAddress::parse("192.0.2.1"), "u@l0.example", "h"));
+  EXPECT_EQ(o.result, SpfResult::Temperror);
+  EXPECT_EQ(o.problem, "SPF check exceeded 3.5 s");
+  EXPECT_EQ(dns.queries, 4) << "queries at t=0,1,2,3 started; none at 4 s";
+  EXPECT_EQ(o.domain, "l0.example");
+}
+
+TEST(SpfTimeBudget, WithinBudgetAndNoBudget) {
+  SlowResolver dns;
+  dns.txt("e.example", {"v=spf1 include:i.example -all"});
+  dns.txt("i.example", {"v=spf1 +all"});
+  EvaluatorLimits limits;
+  limits.check_seconds = 5;
+  Evaluator timed(dns, limits, [&dns] { return dns.now; });
+  IpAddress ip = *IpAddress::parse("192.0.2.1");
+  EXPECT_EQ(timed.check_host(mail_from_identity(ip, "u@e.example", "h")).result, SpfResult::Pass);
+  dns.seconds_per_query = 1000;
+  Evaluator untimed(dns, EvaluatorLimits{}, [&dns] { return dns.now; });
+  EXPECT_EQ(untimed.check_host(mail_from_identity(ip, "u@e.example", "h")).result, SpfResult::Pass);
+  EXPECT_EQ(timed.check_host(mail_from_identity(ip, "u@e.example", "h")).result,
+            SpfResult::Temperror)
+      << "the first query takes 1000 s, the budget is 5 s";
+}
+
 TEST(SpfIdentity, NullSenderAndMissingLocalPart) {
   IpAddress ip = *IpAddress::parse("192.0.2.1");
   CheckHostRequest r = mail_from_identity(ip, "", "mx.example.org");
