@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "common/config_error.hpp"
 #include "common/log.hpp"
 
 namespace postern::spf {
@@ -140,6 +141,47 @@ std::optional<Action> parse_action(std::string_view text) {
   return std::nullopt;
 }
 
+std::vector<std::string> parse_hostname_list(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find_first_of(" \t,", i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string entry(text.substr(i, end - i));
+    i = end + 1;
+    if (entry.empty()) continue;
+    for (char& c : entry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (entry.size() > 1 && entry.back() == '.') entry.pop_back();
+    std::string_view labels(entry);
+    if (labels.front() == '.') labels.remove_prefix(1);
+    bool ok = !labels.empty() && labels.size() <= 253 && labels.front() != '.' &&
+              labels.back() != '.' && labels.find("..") == std::string_view::npos;
+    for (char c : labels) {
+      ok = ok &&
+           ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.');
+    }
+    if (!ok) throw ConfigError("'" + entry + "' is not a host name or .domain");
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+bool hostname_listed(const std::vector<std::string>& list, std::string_view client_name) {
+  if (!client_name.empty() && client_name.back() == '.') client_name.remove_suffix(1);
+  if (client_name.empty() || equal_nocase(client_name, "unknown")) return false;
+  for (const std::string& entry : list) {
+    if (entry.front() == '.') {
+      if (client_name.size() > entry.size() &&
+          equal_nocase(client_name.substr(client_name.size() - entry.size()), entry)) {
+        return true;
+      }
+    } else if (equal_nocase(client_name, entry)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string header_safe(std::string_view text, size_t max_bytes) {
   std::string out;
   for (char c : text) {
@@ -170,6 +212,14 @@ std::string SpfPolicy::decide(const PolicyRequest& request) {
   if (config_.skip_sasl && !request.get("sasl_username").empty()) return "DUNNO";
   auto client = IpAddress::parse(request.get("client_address"));
   if (!client || config_.skip_networks.contains(*client)) return "DUNNO";
+  if (hostname_listed(config_.skip_hostnames, request.get("client_name"))) {
+    log::info("spf-skip")
+        .kv("queue_id", request.get("queue_id"))
+        .kv("client", request.get("client_address"))
+        .kv("client_name", request.get("client_name"))
+        .kv("reason", "skip-hostnames");
+    return "DUNNO";
+  }
   std::string instance(request.get("instance"));
   if (!instance.empty()) {
     std::string previous = cached(instance);

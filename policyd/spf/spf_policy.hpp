@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/cidr.hpp"
 #include "common/policy.hpp"
@@ -45,7 +46,10 @@ struct SpfPolicyConfig {
   /// HELO fail: Reject checks HELO first and rejects on fail; Prepend (default) leaves the
   /// decision to MAIL FROM (HELO is then checked only for the null sender).
   Action helo_fail = Action::Prepend;
-  CidrList skip_networks;         // DUNNO without a check (mynetworks-like)
+  CidrList skip_networks;  // DUNNO without a check (mynetworks-like)
+  /// DUNNO without a check for clients whose verified name (Postfix client_name) matches:
+  /// lower-case, no trailing dot; "host.example" exactly, ".example" any name below it.
+  std::vector<std::string> skip_hostnames;
   bool skip_sasl = true;          // DUNNO for SASL-authenticated sessions
   size_t instance_cache = 10000;  // messages remembered for their next recipients
 };
@@ -74,6 +78,16 @@ class SpfPolicy {
   std::unordered_map<std::string, std::string> instances_;
   std::deque<std::string> order_;
 };
+
+/// Parses a --skip-hostnames list (space- or comma-separated names, ".domain" for any name
+/// below it) into lower-case entries without trailing dots. Throws ConfigError naming the
+/// first entry that is not a host name (letters, digits, '-', '_', non-empty labels).
+std::vector<std::string> parse_hostname_list(std::string_view text);
+
+/// True when `client_name` (Postfix's client_name: the name whose reverse and forward lookups
+/// agree, "unknown" otherwise) matches an entry of `list` (parse_hostname_list), ignoring
+/// case and a trailing dot. "unknown" and "" never match.
+bool hostname_listed(const std::vector<std::string>& list, std::string_view client_name);
 
 /// The fields of one Received-SPF header (RFC 7208 §9.1).
 struct ReceivedSpf {

@@ -6,6 +6,7 @@
 #include <map>
 #include <vector>
 
+#include "common/config_error.hpp"
 #include "policyd/spf/spf_policy.hpp"
 
 namespace postern::spf {
@@ -167,6 +168,39 @@ TEST_F(SpfPolicyTest, SkipsWithoutChecking) {
   EXPECT_EQ(policy.decide(mail), "DUNNO");
   EXPECT_EQ(policy.decide(rcpt("u@s.example", "h.example", "unknown")), "DUNNO");
   EXPECT_TRUE(engine_.calls.empty());
+}
+
+TEST_F(SpfPolicyTest, SkipsListedHostnames) {
+  SpfPolicyConfig config;
+  config.skip_hostnames = parse_hostname_list("fwd.example.org, .backup.example");
+  SpfPolicy policy = make(config);
+  engine_.set("s.example", SpfResult::Fail, "-all");
+  auto from = [](const char* client_name) {
+    PolicyRequest r = rcpt("u@s.example");
+    r.set("client_name", client_name);
+    return r;
+  };
+  EXPECT_EQ(policy.decide(from("FWD.example.org.")), "DUNNO");
+  EXPECT_EQ(policy.decide(from("mx2.backup.example")), "DUNNO");
+  EXPECT_TRUE(engine_.calls.empty());
+  EXPECT_EQ(policy.decide(from("backup.example")).rfind("550 5.7.23", 0), 0u)
+      << ".domain matches names below it only";
+  EXPECT_EQ(policy.decide(from("unknown")).rfind("550 5.7.23", 0), 0u);
+  EXPECT_EQ(policy.decide(from("evilfwd.example.org")).rfind("550 5.7.23", 0), 0u);
+  EXPECT_EQ(policy.decide(rcpt("u@s.example")).rfind("550 5.7.23", 0), 0u) << "no client_name";
+  EXPECT_EQ(engine_.calls.size(), 4u);
+}
+
+TEST(SpfHostnameList, ParsesAndRejects) {
+  EXPECT_EQ(parse_hostname_list(" A.Example. ,.b.example\tc-d_e.example"),
+            (std::vector<std::string>{"a.example", ".b.example", "c-d_e.example"}));
+  EXPECT_TRUE(parse_hostname_list("").empty());
+  for (const char* bad : {"a..example", ".", "*.example", "a.example/24", "..x"}) {
+    EXPECT_THROW(parse_hostname_list(bad), ConfigError) << bad;
+  }
+  EXPECT_FALSE(hostname_listed({".example"}, "unknown"));
+  EXPECT_FALSE(hostname_listed({"unknown"}, "unknown"));
+  EXPECT_FALSE(hostname_listed({".example"}, ""));
 }
 
 TEST_F(SpfPolicyTest, OneEvaluationPerInstance) {
