@@ -16,6 +16,7 @@
 #include "common/process.hpp"
 #include "policyd/spf/evaluator.hpp"
 #include "policyd/spf/libspf2_engine.hpp"
+#include "policyd/spf/result_cache.hpp"
 #include "policyd/spf/spf_config.hpp"
 #include "policyd/spf/spf_policy.hpp"
 
@@ -43,9 +44,10 @@ int run(int argc, const char* const argv[]) {
   if (config.engine == spf::EngineKind::Libspf2) {
     engine = std::make_unique<spf::Libspf2Engine>(*resolver);
   } else {
-    engine = std::make_unique<spf::Evaluator>(*resolver);
+    engine = std::make_unique<spf::Evaluator>(*resolver, config.limits);
   }
-  spf::SpfPolicy policy(config.policy, *engine,
+  spf::CachingEngine cached(*engine, config.cache);
+  spf::SpfPolicy policy(config.policy, cached,
                         [] { return static_cast<int64_t>(std::time(nullptr)); });
 
   PolicyServerConfig server;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 
 #include "common/config_error.hpp"
 
@@ -42,6 +43,13 @@ Action action_option(const DaemonOptions& options, const std::string& name) {
   return *action;
 }
 
+// 20 → "20", 2.5 → "2.5".
+std::string seconds_text(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", seconds);
+  return buf;
+}
+
 }  // namespace
 
 void add_spf_options(po::options_description& options) {
@@ -65,6 +73,9 @@ void add_spf_options(po::options_description& options) {
        "reject: check HELO first and reject its fail; prepend: HELO decides nothing")  //
       ("skip-networks", text("127.0.0.0/8 ::1")->value_name("CIDRS"),
        "clients answered DUNNO without a check (mynetworks-like)")  //
+      ("skip-hostnames", text("")->value_name("NAMES"),
+       "clients whose verified name (client_name) is one of these, or below a .domain entry, "
+       "are answered DUNNO without a check (forwarders, backup MXs)")  //
       ("skip-sasl", po::value<bool>()->default_value(true)->implicit_value(true),
        "answer DUNNO for SASL-authenticated sessions")  //
       ("engine", text("ours")->value_name("ours|libspf2"),
@@ -72,7 +83,14 @@ void add_spf_options(po::options_description& options) {
       ("workers", po::value<size_t>()->default_value(8)->value_name("N"),
        "threads evaluating requests (each waits on DNS)")  //
       ("request-deadline", po::value<double>()->default_value(20)->value_name("SECONDS"),
-       "past it a request gets the fault answer DEFER_IF_PERMIT 4.3.0");
+       "past it a request gets the fault answer DEFER_IF_PERMIT 4.3.0")  //
+      ("check-timeout", po::value<double>()->default_value(10)->value_name("SECONDS"),
+       "time budget of one SPF check; past it no more DNS queries and the result is temperror "
+       "(0: none; below --request-deadline)")  //
+      ("cache-ttl", po::value<double>()->default_value(300)->value_name("SECONDS"),
+       "keep SPF results (except temperror) this long for repeat checks; 0 disables")  //
+      ("cache-size", po::value<size_t>()->default_value(100000)->value_name("N"),
+       "most cached SPF results (least recently used go first)");
 }
 
 SpfConfig build_spf_config(const DaemonOptions& options) {
@@ -94,6 +112,11 @@ SpfConfig build_spf_config(const DaemonOptions& options) {
   } catch (const ConfigError& e) {
     throw ConfigError(options.where("skip-networks") + ": " + e.what());
   }
+  try {
+    config.policy.skip_hostnames = parse_hostname_list(values["skip-hostnames"].as<std::string>());
+  } catch (const ConfigError& e) {
+    throw ConfigError(options.where("skip-hostnames") + ": " + e.what());
+  }
   config.policy.skip_sasl = values["skip-sasl"].as<bool>();
   std::string engine = values["engine"].as<std::string>();
   if (engine == "ours") {
@@ -106,6 +129,24 @@ SpfConfig build_spf_config(const DaemonOptions& options) {
   config.worker_threads = values["workers"].as<size_t>();
   if (config.worker_threads == 0) throw ConfigError(options.where("workers") + ": must be > 0");
   config.request_deadline_seconds = values["request-deadline"].as<double>();
+  config.limits.check_seconds = values["check-timeout"].as<double>();
+  if (!(config.limits.check_seconds >= 0)) {
+    throw ConfigError(options.where("check-timeout") + ": must be 0 (none) or more seconds");
+  }
+  if (values["check-timeout"].defaulted() &&
+      config.limits.check_seconds >= config.request_deadline_seconds) {
+    config.limits.check_seconds = config.request_deadline_seconds / 2;  // a short deadline
+  }
+  if (config.limits.check_seconds > 0 &&
+      config.limits.check_seconds >= config.request_deadline_seconds) {
+    throw ConfigError(options.where("check-timeout") + ": must be below --request-deadline (" +
+                      seconds_text(config.request_deadline_seconds) + " s)");
+  }
+  config.cache.ttl_seconds = values["cache-ttl"].as<double>();
+  if (!(config.cache.ttl_seconds >= 0)) {
+    throw ConfigError(options.where("cache-ttl") + ": must be 0 (off) or more seconds");
+  }
+  config.cache.max_entries = values["cache-size"].as<size_t>();
   return config;
 }
 

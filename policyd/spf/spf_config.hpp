@@ -6,6 +6,8 @@
 
 #include "common/dns.hpp"
 #include "common/options.hpp"
+#include "policyd/spf/evaluator.hpp"
+#include "policyd/spf/result_cache.hpp"
 #include "policyd/spf/spf_policy.hpp"
 
 namespace postern::spf {
@@ -19,14 +21,18 @@ struct SpfConfig {
   dns::ResolverConfig resolver;
   size_t worker_threads = 8;
   double request_deadline_seconds = 20;  // past it: the server's fault action
+  EvaluatorLimits limits;                // check_seconds from --check-timeout
+  ResultCacheConfig cache;               // --cache-ttl, --cache-size
 };
 
 /// Adds --dns-server, --dns-timeout, --receiver, --<result>-action, --helo-fail-action,
-/// --skip-networks, --skip-sasl, --engine, --workers, --request-deadline.
+/// --skip-networks, --skip-hostnames, --skip-sasl, --engine, --workers, --request-deadline,
+/// --check-timeout, --cache-ttl, --cache-size.
 void add_spf_options(po::options_description& options);
 
 /// The option values → SpfConfig. `where` names an option's source for messages. Throws
-/// ConfigError (bad action word, bad CIDR, an --engine other than ours or libspf2...).
+/// ConfigError (bad action word, bad CIDR or host name, an --engine other than ours or
+/// libspf2, a --check-timeout not below --request-deadline...).
 SpfConfig build_spf_config(const DaemonOptions& options);
 
 }  // namespace postern::spf
