@@ -161,6 +161,19 @@ void build_dmarc(const po::variables_map& values, DkimConfig& config) {
   config.dmarc = std::make_unique<DmarcEvaluator>(*config.public_suffixes, *config.resolver);
 }
 
+// --temperror accept|tempfail; tempfail only means something when the mode verifies.
+TemperrorAction build_temperror(const po::variables_map& values, Mode mode) {
+  std::string word = values["temperror"].as<std::string>();
+  if (word == "accept") return TemperrorAction::Accept;
+  if (word != "tempfail") {
+    throw ConfigError("option --temperror: '" + word + "' is not accept or tempfail");
+  }
+  if (mode == Mode::Sign) {
+    throw ConfigError("option --temperror tempfail needs a verifying --mode (verify or both)");
+  }
+  return TemperrorAction::Tempfail;
+}
+
 }  // namespace
 
 void add_dkim_options(po::options_description& options) {
@@ -224,7 +237,11 @@ void add_verify_options(po::options_description& options) {
       ("dmarc-reject", po::value<bool>()->default_value(false)->implicit_value(true),
        "honour p=reject (after pct=): 550 5.7.1 at end of message; default off")  //
       ("dmarc-quarantine", po::value<bool>()->default_value(false)->implicit_value(true),
-       "honour p=quarantine (after pct=): Postfix hold queue; default off");
+       "honour p=quarantine (after pct=): Postfix hold queue; default off")  //
+      ("temperror",
+       po::value<std::string>()->default_value("accept")->value_name("accept|tempfail"),
+       "a DKIM or DMARC temperror (DNS timeout, SERVFAIL): accept records it in "
+       "Authentication-Results, tempfail answers 451 4.7.5 at end of message");
 }
 
 DkimConfig build_dkim_config(const po::variables_map& values) {
@@ -260,6 +277,7 @@ DkimConfig build_dkim_config(const po::variables_map& values) {
   config.host_name = host_name();
   config.spf_receiver = values["spf-receiver"].as<std::string>();
   build_dmarc(values, config);
+  config.temperror = build_temperror(values, config.mode);
   return config;
 }
 

@@ -44,6 +44,8 @@ struct DkimConfig {
   std::unique_ptr<DmarcEvaluator> dmarc;
   /// --dmarc-reject, --dmarc-quarantine: what a DMARC fail may do (default: nothing).
   DmarcEnforcement dmarc_enforcement;
+  /// --temperror: what a DKIM or DMARC temperror does to the message (default: accept).
+  TemperrorAction temperror = TemperrorAction::Accept;
 };
 
 /// postern-dkim's metrics (README "Metrics"), registered once at startup; sessions on any
@@ -94,7 +96,7 @@ void add_dkim_options(po::options_description& options);
 /// Declare the verification options alone (add_dkim_options calls it): --mode, --dns-server,
 /// --dns-timeout, --max-signatures, --clock-skew, --unsigned-tail, --authserv-id,
 /// --verify-internal, --spf-receiver, --dmarc, --public-suffix-list, --dmarc-reject,
-/// --dmarc-quarantine.
+/// --dmarc-quarantine, --temperror.
 void add_verify_options(po::options_description& options);
 
 /// Build and validate the configuration from parsed options. Throws ConfigError.

@@ -149,9 +149,10 @@ void DkimSession::sign(MilterContext& ctx) {
 }
 
 // End of message, verifying: key lookups (blocking; each bounded by --dns-timeout), one log
-// line and count per signature, DMARC last; then either the 550 5.7.1 of an enforced
-// p=reject (no header changes), or forged fields deleted, our Authentication-Results on top
-// and, for an enforced p=quarantine, the hold queue.
+// line and count per signature, DMARC last; then either the 451 4.7.5 of a temperror under
+// --temperror tempfail or the 550 5.7.1 of an enforced p=reject (no header changes), or
+// forged fields deleted, our Authentication-Results on top and, for an enforced
+// p=quarantine, the hold queue.
 MilterStatus DkimSession::verify(MilterContext& ctx) {
   auto start = std::chrono::steady_clock::now();
   std::vector<SignatureResult> results =
@@ -175,7 +176,18 @@ MilterStatus DkimSession::verify(MilterContext& ctx) {
   if (spf_clause_) clauses.push_back(*spf_clause_);
   DmarcPolicy disposition = DmarcPolicy::None;
   DmarcVerdict verdict;
-  if (config_.dmarc) clauses.push_back(dmarc(ctx, results, disposition, verdict));
+  std::optional<DmarcResult> dmarc_result;
+  if (config_.dmarc) {
+    clauses.push_back(dmarc(ctx, results, disposition, verdict));
+    dmarc_result = verdict.result;
+  }
+  // Before a DMARC reject: the verdict may change once DNS answers.
+  if (temperror_tempfails(config_.temperror, results, dmarc_result)) {
+    metrics_.verify_seconds.observe(seconds_since(start));
+    log::info("dkim-tempfail").kv("queue_id", queue_id(ctx)).kv("reason", "temperror");
+    ctx.set_reply("451", "4.7.5", std::string(kTemperrorReplyText));
+    return MilterStatus::Tempfail;
+  }
   if (disposition == DmarcPolicy::Reject) {
     metrics_.verify_seconds.observe(seconds_since(start));
     ctx.set_reply("550", "5.7.1", dmarc_reject_text(verdict));

@@ -99,6 +99,16 @@ DmarcPolicy dmarc_disposition(const DmarcVerdict& verdict, const DmarcEnforcemen
   return DmarcPolicy::None;  // not reached: every enumerator is handled
 }
 
+bool temperror_tempfails(TemperrorAction action, const std::vector<SignatureResult>& dkim,
+                         std::optional<DmarcResult> dmarc) {
+  if (action != TemperrorAction::Tempfail) return false;
+  if (dmarc == DmarcResult::Temperror) return true;
+  for (const SignatureResult& r : dkim) {
+    if (r.result == DkimResult::Temperror) return true;
+  }
+  return false;
+}
+
 std::string dmarc_reject_text(const DmarcVerdict& verdict) {
   std::string domain;
   for (char c : verdict.from_domain) {

@@ -44,6 +44,22 @@ struct DmarcEnforcement {
 /// Quarantine with `quarantine`, else None. Temperror, permerror, none and pass → None.
 DmarcPolicy dmarc_disposition(const DmarcVerdict& verdict, const DmarcEnforcement& enforcement);
 
+/// What a temperror does to the message (--temperror).
+enum class TemperrorAction {
+  Accept,   // record it in Authentication-Results and deliver (the default)
+  Tempfail  // 451 4.7.5 at end of message: the client tries again later
+};
+
+/// Whether verification ends the message with a tempfail: only with TemperrorAction::Tempfail,
+/// and only when some checked signature in `dkim` is a DkimResult::Temperror or `dmarc` (the
+/// DMARC result; nullopt when DMARC was not evaluated) is DmarcResult::Temperror.
+bool temperror_tempfails(TemperrorAction action, const std::vector<SignatureResult>& dkim,
+                         std::optional<DmarcResult> dmarc);
+
+/// The text of the 451 4.7.5 reply of a tempfailed message.
+inline constexpr std::string_view kTemperrorReplyText =
+    "Temporary DKIM/DMARC verification failure, try again later";
+
 /// The text of the 550 5.7.1 reply for a rejected message: "Rejected by DMARC policy for
 /// <from domain>", the domain reduced to printable ASCII without spaces or '%' (it goes into
 /// an SMTP reply line).

@@ -463,5 +463,37 @@ class DmarcQuarantineTests(VerifyEnvTestCase):
         self.assertIn("dmarc=pass", self.our_ar(d))
 
 
+class TemperrorTempfailTests(VerifyEnvTestCase):
+    """--temperror tempfail: a DNS timeout (dkim= or dmarc= temperror) is
+    answered at end of DATA with 451 4.7.5 and nothing is delivered;
+    passing mail still goes through."""
+
+    extra_milter_args = ("--temperror", "tempfail")
+
+    def assertTempfailed(self, data):
+        before = set(self.env.sink_files())
+        with self.assertRaises(harness.SmtpError) as cm:
+            self.env.submit(data, xclient=EXTERNAL,
+                            mail_from="alice@example.org")
+        err = cm.exception
+        self.assertEqual((err.stage, err.code), ("end of DATA", 451), str(err))
+        self.assertIn("4.7.5 Temporary DKIM/DMARC verification failure",
+                      err.msg)
+        self.assertLogged("dkim-tempfail", "reason=temperror")
+        time.sleep(1)
+        self.assertEqual(set(self.env.sink_files()), before)
+
+    def test_dkim_dns_timeout_tempfails(self):
+        self.assertTempfailed(dkimpy_sign(message("slow"), self.slow))
+
+    def test_dmarc_dns_timeout_tempfails(self):
+        self.assertTempfailed(message("slow",
+                                      from_addr="ann@" + SLOW_DMARC_DOMAIN))
+
+    def test_passing_mail_is_delivered(self):
+        _, d = self.deliver(dkimpy_sign(message("ok"), self.rsa))
+        self.assertIn("dkim=pass", self.our_ar(d))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -64,5 +64,21 @@ TEST(DkimConfigDmarc, PreciseErrors) {
       std::string::npos);
 }
 
+TEST(DkimConfigTemperror, AcceptByDefault) {
+  EXPECT_EQ(build({}).temperror, TemperrorAction::Accept);
+  EXPECT_EQ(build({"--temperror", "accept"}).temperror, TemperrorAction::Accept);
+}
+
+TEST(DkimConfigTemperror, Tempfail) {
+  EXPECT_EQ(build({"--temperror", "tempfail"}).temperror, TemperrorAction::Tempfail);
+  EXPECT_EQ(build({"--temperror", "tempfail", "--dmarc", "no"}).temperror,
+            TemperrorAction::Tempfail);
+}
+
+TEST(DkimConfigTemperror, Errors) {
+  EXPECT_EQ(error_of({"--temperror", "reject"}),
+            "option --temperror: 'reject' is not accept or tempfail");
+}
+
 }  // namespace
 }  // namespace postern::dkim

@@ -106,5 +106,50 @@ TEST(DmarcRejectText, NamesTheDomainSafely) {
   EXPECT_EQ(dmarc_reject_text(odd), "Rejected by DMARC policy for example.com");
 }
 
+SignatureResult signature(DkimResult result) {
+  SignatureResult sig;
+  sig.result = result;
+  sig.sdid = "example.com";
+  return sig;
+}
+
+TEST(TemperrorTempfails, AcceptNeverTempfails) {
+  EXPECT_FALSE(temperror_tempfails(TemperrorAction::Accept, {signature(DkimResult::Temperror)},
+                                   DmarcResult::Temperror));
+  EXPECT_FALSE(temperror_tempfails(TemperrorAction::Accept, {}, std::nullopt));
+}
+
+TEST(TemperrorTempfails, AnyDkimTemperrorTempfails) {
+  EXPECT_TRUE(temperror_tempfails(TemperrorAction::Tempfail,
+                                  {signature(DkimResult::Pass), signature(DkimResult::Temperror)},
+                                  std::nullopt));
+  EXPECT_TRUE(temperror_tempfails(TemperrorAction::Tempfail, {signature(DkimResult::Temperror)},
+                                  DmarcResult::Pass));
+}
+
+TEST(TemperrorTempfails, DmarcTemperrorTempfails) {
+  EXPECT_TRUE(temperror_tempfails(TemperrorAction::Tempfail, {signature(DkimResult::Pass)},
+                                  DmarcResult::Temperror));
+  EXPECT_TRUE(temperror_tempfails(TemperrorAction::Tempfail, {}, DmarcResult::Temperror));
+}
+
+TEST(TemperrorTempfails, OtherResultsDoNot) {
+  std::vector<SignatureResult> dkim;
+  for (DkimResult r : {DkimResult::None, DkimResult::Pass, DkimResult::Fail, DkimResult::Neutral,
+                       DkimResult::Policy, DkimResult::Permerror}) {
+    dkim.push_back(signature(r));
+  }
+  EXPECT_FALSE(temperror_tempfails(TemperrorAction::Tempfail, dkim, std::nullopt));
+  EXPECT_FALSE(temperror_tempfails(TemperrorAction::Tempfail, {}, std::nullopt));
+  for (DmarcResult r :
+       {DmarcResult::None, DmarcResult::Pass, DmarcResult::Fail, DmarcResult::Permerror}) {
+    EXPECT_FALSE(temperror_tempfails(TemperrorAction::Tempfail, dkim, r));
+  }
+}
+
+TEST(TemperrorTempfails, ReplyText) {
+  EXPECT_EQ(kTemperrorReplyText, "Temporary DKIM/DMARC verification failure, try again later");
+}
+
 }  // namespace
 }  // namespace postern::dkim
