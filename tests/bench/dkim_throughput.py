@@ -71,34 +71,27 @@ def wait_path(path, timeout=20):
         time.sleep(0.05)
 
 
-class Milter:
-    """A milter process under test: postern-dkim or opendkim."""
+class MilterProcess:
+    """A milter under test on a unix socket in `work` or on TCP `port` of 127.0.0.1. Subclasses
+    give command(kind, milter_spec, work); `kind` "postern" speaks unix:, others local:."""
 
-    def __init__(self, kind, transport, work, binary, key_file):
-        self.kind, self.transport, self.work = kind, transport, work
+    def __init__(self, kind, transport, work, port):
         sock_path = os.path.join(work, f"{kind}.sock")
         if transport == "unix":
             self.postfix_spec = f"unix:{sock_path}"
             milter_spec = f"unix:{sock_path}" if kind == "postern" else f"local:{sock_path}"
         else:
-            self.postfix_spec = f"inet:127.0.0.1:{MILTER_PORT}"
-            milter_spec = f"inet:{MILTER_PORT}@127.0.0.1"
-        if kind == "postern":
-            args = [binary, "--socket", milter_spec, "--domain", DOMAIN, "--selector", SELECTOR,
-                    "--key-file", key_file, "--socket-mode", "0666", "--log-level", "warning"]
-        else:
-            conf = os.path.join(work, "opendkim.conf")
-            with open(conf, "w") as f:
-                f.write(f"Mode s\nDomain {DOMAIN}\nSelector {SELECTOR}\nKeyFile {key_file}\n"
-                        f"Socket {milter_spec}\nCanonicalization relaxed/relaxed\n"
-                        "InternalHosts 127.0.0.1\nSyslog no\nUMask 000\nRequireSafeKeys false\n"
-                        f"PidFile {work}/opendkim.pid\nOversignHeaders From\n")
-            args = ["/usr/sbin/opendkim", "-f", "-x", conf]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+            self.postfix_spec = f"inet:127.0.0.1:{port}"
+            milter_spec = f"inet:{port}@127.0.0.1"
+        self.proc = subprocess.Popen(self.command(kind, milter_spec, work),
+                                     stdout=subprocess.DEVNULL)
         if transport == "unix":
             wait_path(sock_path)
         else:
-            wait_port(MILTER_PORT)
+            wait_port(port)
+
+    def command(self, kind, milter_spec, work):
+        raise NotImplementedError
 
     def stop(self):
         # SIGKILL: libmilter needs ~5 s to notice SIGTERM, and a clean stop is not measured here.
@@ -106,13 +99,38 @@ class Milter:
         self.proc.wait()
 
 
-def postfix_up(work, milter_spec, sessions):
+class Milter(MilterProcess):
+    """The signer under test: postern-dkim or opendkim."""
+
+    def __init__(self, kind, transport, work, binary, key_file):
+        self.binary, self.key_file = binary, key_file
+        super().__init__(kind, transport, work, MILTER_PORT)
+
+    def command(self, kind, milter_spec, work):
+        if kind == "postern":
+            return [self.binary, "--socket", milter_spec, "--domain", DOMAIN, "--selector",
+                    SELECTOR, "--key-file", self.key_file, "--socket-mode", "0666",
+                    "--log-level", "warning"]
+        conf = os.path.join(work, "opendkim.conf")
+        with open(conf, "w") as f:
+            f.write(f"Mode s\nDomain {DOMAIN}\nSelector {SELECTOR}\nKeyFile {self.key_file}\n"
+                    f"Socket {milter_spec}\nCanonicalization relaxed/relaxed\n"
+                    "InternalHosts 127.0.0.1\nSyslog no\nUMask 000\nRequireSafeKeys false\n"
+                    f"PidFile {work}/opendkim.pid\nOversignHeaders From\n")
+        return ["/usr/sbin/opendkim", "-f", "-x", conf]
+
+
+def postfix_up(work, milter_spec, sessions, smtp_port=SMTP_PORT, sink_port=SINK_PORT,
+               extra_sets=()):
+    """A private Postfix in work/postfix on smtp_port relaying to sink_port, no client limits."""
     pdir = os.path.join(work, "postfix")
-    args = [INSTANCE, "init", pdir, "--port", str(SMTP_PORT), "--relay", f"127.0.0.1:{SINK_PORT}",
+    args = [INSTANCE, "init", pdir, "--port", str(smtp_port), "--relay", f"127.0.0.1:{sink_port}",
             "--set", "smtpd_client_connection_count_limit=0",
             "--set", "smtpd_client_connection_rate_limit=0",
             "--set", f"default_process_limit={max(100, sessions + 20)}",
             "--set", "smtp_connection_cache_on_demand=yes"]
+    for setting in extra_sets:
+        args += ["--set", setting]
     if milter_spec:
         args += ["--milter", milter_spec]
     run(*args, stdout=subprocess.DEVNULL)

@@ -16,7 +16,7 @@ messages carry an Authentication-Results field with dkim=pass (all must, for eac
 
 usage: tests/bench/dkim_verify_throughput.py [--build DIR] [--messages N] [--sessions N]
                                             [--size BYTES] [--corpus N] [--rounds N]
-Reuses the helpers of tests/bench/dkim_throughput.py (imported, unchanged). The client is
+Reuses the helpers of tests/bench/dkim_throughput.py (milter process, private Postfix, /proc CPU). The client is
 Python, so it costs CPU on the same 2 cores the milters and Postfix use: the rates are of the
 whole pipeline, identical for every configuration; the CPU per message is the milter's own.
 Needs root (Postfix), Debian's postfix, opendkim, python3-dkim and python3-dnslib; run it with
@@ -52,7 +52,8 @@ import json
 from multiprocessing import Pool
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dkim_throughput import INSTANCE, TOP, cpu_seconds, run, wait_path, wait_port  # noqa: E402
+import dkim_throughput  # noqa: E402
+from dkim_throughput import INSTANCE, TOP, MilterProcess, cpu_seconds, run  # noqa: E402
 
 SMTP_PORT, SINK_PORT, MILTER_PORT = 24135, 24136, 24137
 DOMAIN, SELECTOR = "bench.example", "bench"
@@ -107,17 +108,15 @@ def start_zone_server(work, pubkey_b64):
     return proc, int(line[1])
 
 
-class Milter:
+class Milter(MilterProcess):
     """postern-dkim --mode verify or opendkim Mode v, over a unix socket or TCP."""
 
     def __init__(self, kind, transport, work, binary, dns_port):
-        sock_path = os.path.join(work, f"{kind}.sock")
-        if transport == "unix":
-            self.postfix_spec = f"unix:{sock_path}"
-            milter_spec = f"unix:{sock_path}" if kind == "postern" else f"local:{sock_path}"
-        else:
-            self.postfix_spec = f"inet:127.0.0.1:{MILTER_PORT}"
-            milter_spec = f"inet:{MILTER_PORT}@127.0.0.1"
+        self.binary, self.dns_port = binary, dns_port
+        super().__init__(kind, transport, work, MILTER_PORT)
+
+    def command(self, kind, milter_spec, work):
+        binary, dns_port = self.binary, self.dns_port
         if kind == "postern":
             args = [binary, "--mode", "verify", "--socket", milter_spec, "--socket-mode", "0666",
                     "--dns-server", f"127.0.0.1@{dns_port}", "--authserv-id", AUTHSERV_ID,
@@ -137,30 +136,12 @@ class Milter:
                         f"AuthservID {AUTHSERV_ID}\nTestPublicKeys {keys}\n"
                         f"PidFile {work}/opendkim.pid\nSoftwareHeader no\n")
             args = ["/usr/sbin/opendkim", "-f", "-x", conf]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        if transport == "unix":
-            wait_path(sock_path)
-        else:
-            wait_port(MILTER_PORT)
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
+        return args
 
 
 def postfix_up(work, milter_spec, sessions):
-    pdir = os.path.join(work, "postfix")
-    args = [INSTANCE, "init", pdir, "--port", str(SMTP_PORT), "--relay", f"127.0.0.1:{SINK_PORT}",
-            "--set", "smtpd_client_connection_count_limit=0",
-            "--set", "smtpd_client_connection_rate_limit=0",
-            "--set", "relay_domains=sink.example",
-            "--set", f"default_process_limit={max(100, sessions + 20)}",
-            "--set", "smtp_connection_cache_on_demand=yes"]
-    if milter_spec:
-        args += ["--milter", milter_spec]
-    run(*args, stdout=subprocess.DEVNULL)
-    run(INSTANCE, "start", pdir, stdout=subprocess.DEVNULL)
-    return pdir
+    return dkim_throughput.postfix_up(work, milter_spec, sessions, SMTP_PORT, SINK_PORT,
+                                      extra_sets=["relay_domains=sink.example"])
 
 
 def send_corpus(corpus, messages, sessions):
