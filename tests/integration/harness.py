@@ -473,6 +473,24 @@ def kill_own_group(pidfile, tmp):
 
 
 
+class MarksEnvFailed:
+    """unittest.TestCase mixin: a test that fails or errors marks its class's Env as failed,
+    so the Env prints Postfix's and the daemons' logs when the class closes it. The Env is
+    `type(self).env` unless the class overrides failed_env()."""
+
+    def failed_env(self):
+        return type(self).env
+
+    def run(self, result=None):
+        before = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > before:
+            env = self.failed_env()
+            if env is not None:
+                env.failed = True
+        return out
+
+
 class Env:
     """Temp dir + smtp-sink + private Postfix (+ milter, started separately
     with start_milter). Use as a context manager or call close()."""

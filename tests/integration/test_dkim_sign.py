@@ -35,7 +35,7 @@ def message(subject, body="Hello.\r\n", from_addr="alice@example.com",
                extra_headers, body))
 
 
-class EnvTestCase(unittest.TestCase):
+class EnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
     """One Env per class; logs are printed at class teardown if any test of
     the class failed."""
 
@@ -59,13 +59,6 @@ class EnvTestCase(unittest.TestCase):
     def tearDownClass(cls):
         if cls.env is not None:
             cls.env.close()
-
-    def run(self, result=None):
-        before = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > before:
-            type(self).env.failed = True
-        return out
 
     @classmethod
     def make_keys(cls):

@@ -45,7 +45,7 @@ def message(subject, from_addr="alice@example.com"):
             "body line\r\n" % (from_addr, subject))
 
 
-class MilterFaultTests(unittest.TestCase):
+class MilterFaultTests(harness.MarksEnvFailed, unittest.TestCase):
     """One Postfix for the class; fault_milter restarted per case (SIGKILL
     stop, so a restart costs milliseconds)."""
 
@@ -66,13 +66,6 @@ class MilterFaultTests(unittest.TestCase):
     def tearDownClass(cls):
         if cls.env is not None:
             cls.env.close()
-
-    def run(self, result=None):
-        before = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > before:
-            type(self).env.failed = True
-        return out
 
     def fault_log_lines(self, stage):
         return [line for line in self.env.milter_stderr().splitlines()

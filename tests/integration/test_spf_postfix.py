@@ -125,7 +125,7 @@ def received_spf(delivered):
     return [re.sub(r"\s+", " ", str(h)).strip() for h in delivered.headers("Received-SPF")]
 
 
-class SpfCase(unittest.TestCase):
+class SpfCase(harness.MarksEnvFailed, unittest.TestCase):
     NAME = "spf"
     SPF_ARGS = ()
     AFTER_POLICY = ""
@@ -138,11 +138,8 @@ class SpfCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.close()
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors):
-            self.s.env.failed = True
-        return result
+    def failed_env(self):
+        return self.s.env
 
     def accepted(self, client_ip, sender, **kw):
         replies, qid = self.s.transaction(client_ip, sender, **kw)
