@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -186,13 +187,40 @@ const char* type_name(RrType type) {
   return "?";
 }
 
+// libunbound (1.17, libworker.c fill_res) copies each rdata with memdup(), which returns NULL
+// for length 0; fill_res takes that for "out of memory" and the result keeps the SERVFAIL that
+// libworker_enter_result preset, although the answer packet it also hands over (answer_packet)
+// says NOERROR and holds the records. A zero-length rdata is what a TXT record with no
+// character-strings looks like (RFC 1035 says one or more; some servers send none, and the
+// RFC 7208 suite's null-text case serves one beside the SPF record). For types whose rdata holds
+// no domain names (names in the packet may be compressed), the records are read from that
+// packet instead. Not DNSSEC-validated as far as we can tell: secure stays false.
+std::optional<Answer> salvaged_from_packet(const ub_result& result, RrType type) {
+  if (type != RrType::TXT && type != RrType::A && type != RrType::AAAA) return std::nullopt;
+  if (result.havedata || !result.answer_packet || result.answer_len <= 0) return std::nullopt;
+  auto rdatas = wire::answer_rdatas(wire::Bytes(static_cast<const uint8_t*>(result.answer_packet),
+                                                static_cast<std::size_t>(result.answer_len)),
+                                    static_cast<uint16_t>(type));
+  if (!rdatas || rdatas->empty()) return std::nullopt;
+  Answer answer;
+  answer.status = Status::NoError;
+  for (auto rdata : *rdatas) {
+    if (!add_rdata(answer, type, rdata))
+      return failed(Status::Error, std::string("malformed ") + type_name(type) + " rdata");
+  }
+  return answer;
+}
+
 // ub_result → Answer: rcode mapped to Status, records decoded.
 Answer answer_from(const ub_result& result, RrType type) {
   if (result.bogus)
     return failed(Status::Error, std::string("DNSSEC bogus: ") +
                                      (result.why_bogus ? result.why_bogus : "no reason given"));
   if (result.rcode == rcode_nxdomain) return failed(Status::NxDomain, "NXDOMAIN");
-  if (result.rcode == rcode_servfail) return failed(Status::ServFail, "SERVFAIL");
+  if (result.rcode == rcode_servfail) {
+    if (auto answer = salvaged_from_packet(result, type)) return std::move(*answer);
+    return failed(Status::ServFail, "SERVFAIL");
+  }
   if (result.rcode != 0) return failed(Status::Error, "rcode " + std::to_string(result.rcode));
   Answer answer;
   answer.status = Status::NoError;

@@ -1,6 +1,9 @@
 // dns_wire.cpp — rdata decoders for dns_wire.hpp: bounds checked at every step.
 #include "common/dns_wire.hpp"
 
+#include <arpa/nameser.h>
+#include <resolv.h>
+
 #include <algorithm>
 
 namespace postern::dns::wire {
@@ -88,6 +91,22 @@ std::optional<IpAddress> decode_aaaa(Bytes rdata) {
   address.v6 = true;
   std::copy(rdata.begin(), rdata.end(), address.bytes.begin());
   return address;
+}
+
+std::optional<std::vector<Bytes>> answer_rdatas(Bytes message, uint16_t type) {
+  if (message.size() > 65535) return std::nullopt;  // RFC 1035 §4.2.2: 16-bit length
+  ns_msg msg;
+  if (::ns_initparse(message.data(), static_cast<int>(message.size()), &msg) != 0)
+    return std::nullopt;
+  if (ns_msg_getflag(msg, ns_f_rcode) != ns_r_noerror) return std::nullopt;
+  std::vector<Bytes> rdatas;
+  for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
+    ns_rr rr;
+    if (::ns_parserr(&msg, ns_s_an, i, &rr) != 0) return std::nullopt;
+    if (ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in) continue;
+    rdatas.emplace_back(ns_rr_rdata(rr), ns_rr_rdlen(rr));
+  }
+  return rdatas;
 }
 
 }  // namespace postern::dns::wire

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/cidr.hpp"
 #include "common/dns.hpp"
@@ -46,5 +47,12 @@ std::optional<IpAddress> decode_a(Bytes rdata);
 
 /// AAAA rdata (RFC 3596 §2.2): exactly 16 octets; nullopt otherwise.
 std::optional<IpAddress> decode_aaaa(Bytes rdata);
+
+/// The rdata of every answer-section record of `type` (class IN) in a whole DNS message
+/// (RFC 1035 §4.1; names may be compressed, §4.1.4), in message order, each a view into
+/// `message`; records of other types (the CNAMEs of a chain) are skipped. Parsed with libresolv's
+/// ns_initparse/ns_parserr. nullopt when the message is malformed or its RCODE is not NOERROR.
+/// Used where libunbound hands over the answer packet but not the records (dns_unbound.cpp).
+std::optional<std::vector<Bytes>> answer_rdatas(Bytes message, uint16_t type);
 
 }  // namespace postern::dns::wire

@@ -2,7 +2,8 @@
 // comes from any DNS server on the Internet (TXT for SPF/DKIM/DMARC, MX, PTR/CNAME names, A/AAAA).
 // Properties checked: no decoder reads past its input; a TXT text is never longer than its
 // rdata; a decoded name is printable ASCII without upper case, from at most 255 octets; MX and
-// PTR accept exactly the same name octets.
+// PTR accept exactly the same name octets; every rdata answer_rdatas() returns for a whole
+// message lies inside that message.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -45,6 +46,17 @@ void check_address(wire::Bytes bytes) {
   if (wire::decode_aaaa(bytes).has_value() != (bytes.size() == 16)) std::abort();
 }
 
+void check_message(wire::Bytes bytes) {
+  auto rdatas = wire::answer_rdatas(bytes, 16);
+  if (!rdatas) return;
+  for (auto rdata : *rdatas) {
+    if (!rdata.empty() &&
+        (rdata.data() < bytes.data() || rdata.data() + rdata.size() > bytes.data() + bytes.size()))
+      std::abort();
+    check_txt(rdata);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -53,5 +65,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_txt(bytes);
   check_mx(bytes);
   check_address(bytes);
+  check_message(bytes);
   return 0;
 }

@@ -45,6 +45,8 @@ std::string zone_json() {
   "aaaa.test": {"AAAA": ["2001:db8::1"]},
   "txt-split.test": {"TXT": [["v=spf1 ", "ip4:192.0.2.1 ", "-all"]]},
   "txt-multi.test": {"TXT": ["first", "second"]},
+  "txt-null.test": {"TXT": [["v=spf1 ", "-all"], []]},
+  "txt-only-null.test": {"TXT": [[]]},
   "txt-long.test": {"TXT": [")" +
                      long_text(2000) + R"("]},
   "mx.test": {"MX": [[20, "MX2.Example.TEST"], [10, "mx1.example.test"]]},
@@ -180,6 +182,18 @@ TEST_F(DnsTest, TxtRecordsKeptApart) {
   EXPECT_EQ(answer.status, Status::NoError) << answer.why;
   std::sort(answer.txt.begin(), answer.txt.end());
   EXPECT_EQ(answer.txt, (std::vector<std::string>{"first", "second"}));
+}
+
+// A TXT record with no character-strings (rdlength 0) beside a normal one: libunbound itself
+// reports SERVFAIL for it (dns_unbound.cpp, salvaged_from_packet); we want the records.
+TEST_F(DnsTest, TxtWithNoStringsIsAnEmptyText) {
+  Answer answer = query("txt-null.test", RrType::TXT);
+  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  std::sort(answer.txt.begin(), answer.txt.end());
+  EXPECT_EQ(answer.txt, (std::vector<std::string>{"", "v=spf1 -all"}));
+  Answer alone = query("txt-only-null.test", RrType::TXT);
+  EXPECT_EQ(alone.status, Status::NoError) << alone.why;
+  EXPECT_EQ(alone.txt, std::vector<std::string>{""});
 }
 
 TEST_F(DnsTest, TxtOverUdpSizeComesOverTcp) {

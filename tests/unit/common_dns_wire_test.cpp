@@ -173,4 +173,45 @@ TEST(DnsWire, Addresses) {
   EXPECT_FALSE(wire::decode_aaaa(bytes(v6 + "x")));
 }
 
+// A reply to "x.test TXT": x.test CNAME y.test, then two TXT records of y.test, the second with
+// no character-strings (rdlength 0); owner and target names compressed (RFC 1035 §4.1.4).
+std::string cname_then_txt_reply(char rcode) {
+  using namespace std::string_literals;
+  return "\x00\x00\x81"s + rcode + "\x00\x01\x00\x03\x00\x00\x00\x00"s +     // header: 1 q, 3 an
+         "\x01x\x04test\x00\x00\x10\x00\x01"s +                              // question at 12
+         "\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x00\x00\x04\x01y\xc0\x0e"s +  // CNAME, y.test at 36
+         "\xc0\x24\x00\x10\x00\x01\x00\x00\x00\x00\x00\x04\x03"
+         "abc"s +                                              // TXT "abc"
+         "\xc0\x24\x00\x10\x00\x01\x00\x00\x00\x00\x00\x00"s;  // TXT, no strings
+}
+
+TEST(DnsWire, AnswerRdatasOfTheAskedTypeOnly) {
+  auto message = bytes(cname_then_txt_reply('\x80'));
+  auto txt = wire::answer_rdatas(message, 16);
+  ASSERT_TRUE(txt);
+  ASSERT_EQ(txt->size(), 2u);
+  EXPECT_EQ(std::string(txt->at(0).begin(), txt->at(0).end()),
+            "\x03"
+            "abc");
+  EXPECT_TRUE(txt->at(1).empty()) << "got " << txt->at(1).size() << " octets, want none";
+  EXPECT_EQ(wire::decode_txt(txt->at(1)), std::optional<std::string>(""));
+  auto cname = wire::answer_rdatas(message, 5);
+  ASSERT_TRUE(cname);
+  EXPECT_EQ(cname->size(), 1u);
+  auto a = wire::answer_rdatas(message, 1);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->empty());
+}
+
+TEST(DnsWire, AnswerRdatasRefusesErrorsAndTruncation) {
+  EXPECT_FALSE(wire::answer_rdatas(bytes(cname_then_txt_reply('\x82')), 16))  // SERVFAIL
+      << "an answer with RCODE SERVFAIL must not give records";
+  auto message = bytes(cname_then_txt_reply('\x80'));
+  for (std::size_t cut : {std::size_t{1}, std::size_t{5}, message.size() - 12}) {
+    auto shorter = std::vector<uint8_t>(message.begin(), message.end() - static_cast<long>(cut));
+    EXPECT_FALSE(wire::answer_rdatas(shorter, 16)) << "message cut by " << cut << " octets";
+  }
+  EXPECT_FALSE(wire::answer_rdatas({}, 16));
+}
+
 }  // namespace
