@@ -47,6 +47,7 @@ int run(int argc, const char* const argv[]) {
     engine = std::make_unique<spf::Evaluator>(*resolver, config.limits);
   }
   spf::CachingEngine cached(*engine, config.cache);
+  cached.register_metrics(registry);
   spf::SpfPolicy policy(config.policy, cached,
                         [] { return static_cast<int64_t>(std::time(nullptr)); });
 

@@ -28,13 +28,16 @@ SpfOutcome CachingEngine::check_host(const CheckHostRequest& request) {
     if (it != entries_.end()) {
       if (clock_() < it->second.expires) {
         ++hits_;
+        if (hit_counter_) hit_counter_->inc();
         lru_.splice(lru_.begin(), lru_, it->second.position);
         return it->second.outcome;
       }
       lru_.erase(it->second.position);
       entries_.erase(it);
+      if (entries_gauge_) entries_gauge_->set(static_cast<double>(entries_.size()));
     }
     ++misses_;
+    if (miss_counter_) miss_counter_->inc();
   }
   SpfOutcome outcome = engine_.check_host(request);  // unlocked: DNS may take seconds
   if (outcome.result == SpfResult::Temperror) return outcome;
@@ -53,7 +56,18 @@ SpfOutcome CachingEngine::check_host(const CheckHostRequest& request) {
     entries_.erase(lru_.back());
     lru_.pop_back();
   }
+  if (entries_gauge_) entries_gauge_->set(static_cast<double>(entries_.size()));
   return outcome;
+}
+
+void CachingEngine::register_metrics(metrics::Registry& registry) {
+  const std::string help =
+      "check_host() results answered from the result cache (hit) or "
+      "evaluated (miss)";
+  hit_counter_ = &registry.counter("postern_spf_cache_lookups_total", help, {{"result", "hit"}});
+  miss_counter_ = &registry.counter("postern_spf_cache_lookups_total", help, {{"result", "miss"}});
+  entries_gauge_ =
+      &registry.gauge("postern_spf_cache_entries", "check_host() results held in the result cache");
 }
 
 ResultCacheStats CachingEngine::stats() const {

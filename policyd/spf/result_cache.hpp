@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/metrics.hpp"
 #include "policyd/spf/evaluator.hpp"
 
 namespace postern::spf {
@@ -42,6 +43,11 @@ class CachingEngine : public SpfEngine {
 
   ResultCacheStats stats() const;
 
+  /// Registers and from then on keeps `postern_spf_cache_lookups_total{result="hit"|"miss"}`
+  /// (one per check_host() while the cache is enabled) and `postern_spf_cache_entries` in
+  /// `registry`, which must outlive this engine. Call once, before the first check.
+  void register_metrics(metrics::Registry& registry);
+
  private:
   struct Entry {
     SpfOutcome outcome;
@@ -58,6 +64,9 @@ class CachingEngine : public SpfEngine {
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // front = most recently used
   size_t hits_ = 0, misses_ = 0;
+  metrics::Counter* hit_counter_ = nullptr;
+  metrics::Counter* miss_counter_ = nullptr;
+  metrics::Gauge* entries_gauge_ = nullptr;
 };
 
 }  // namespace postern::spf

@@ -119,6 +119,39 @@ TEST_F(SpfResultCacheTest, ZeroDisables) {
   EXPECT_EQ(engine_.calls, 4);
 }
 
+// The /metrics series: hits and misses counted per check, entries as a gauge (temperror not
+// stored), nothing counted while the cache is disabled.
+TEST_F(SpfResultCacheTest, MetricsCountHitsMissesAndEntries) {
+  metrics::Registry registry;
+  CachingEngine cache = make(300, 2);
+  cache.register_metrics(registry);
+  engine_.results["t.example"] = SpfResult::Temperror;
+  cache.check_host(request("u@a.example"));  // miss, stored
+  cache.check_host(request("u@a.example"));  // hit
+  cache.check_host(request("u@a.example"));  // hit
+  cache.check_host(request("u@t.example"));  // miss, not stored
+  std::string text = registry.render();
+  for (const char* want :
+       {"postern_spf_cache_lookups_total{result=\"hit\"} 2\n",
+        "postern_spf_cache_lookups_total{result=\"miss\"} 2\n", "postern_spf_cache_entries 1\n"})
+    EXPECT_NE(text.find(want), std::string::npos) << "want " << want << "in:\n" << text;
+  cache.check_host(request("u@b.example"));
+  cache.check_host(request("u@c.example"));  // evicts a: the bound holds
+  EXPECT_NE(registry.render().find("postern_spf_cache_entries 2\n"), std::string::npos);
+
+  metrics::Registry off_registry;
+  CachingEngine off = make(0, 100);
+  off.register_metrics(off_registry);
+  off.check_host(request("u@a.example"));
+  off.check_host(request("u@a.example"));
+  std::string off_text = off_registry.render();
+  EXPECT_NE(off_text.find("postern_spf_cache_lookups_total{result=\"hit\"} 0\n"), std::string::npos)
+      << off_text;
+  EXPECT_NE(off_text.find("postern_spf_cache_lookups_total{result=\"miss\"} 0\n"),
+            std::string::npos)
+      << off_text;
+}
+
 TEST_F(SpfResultCacheTest, ConcurrentChecksAreSafe) {
   CachingEngine cache = make(300, 16);
   std::vector<std::thread> threads;
