@@ -24,7 +24,9 @@ Zone format: a JSON object from owner name to an object of record types.
       "alias.example.com":    {"CNAME": "example.com"},
       "1.2.0.192.in-addr.arpa": {"PTR": ["host.example.com"]},
       "slow.example.com":     {"TIMEOUT": true},
-      "broken.example.com":   {"RCODE": "SERVFAIL"}
+      "broken.example.com":   {"RCODE": "SERVFAIL"},
+      "late.example.com":     {"TXT": ["v=spf1 -all"], "DELAY": 0.5},
+      "fresh.example.com":    {"TXT": ["v=spf1 -all"], "TTL": 0}
     }
 
     - Owner names and targets: case-insensitive, trailing dot optional.
@@ -32,9 +34,15 @@ Zone format: a JSON object from owner name to an object of record types.
     - TXT: a list with one entry per resource record. A string is one record, split into
       255-byte character-strings when longer; a list of strings is one record made of exactly
       those character-strings (each at most 255 bytes once UTF-8 encoded). Clients join the
-      strings of a record (RFC 7208 §3.3), so both forms test different things.
+      strings of a record (RFC 7208 §3.3), so both forms test different things. An empty list
+      is a record with no character-strings at all (rdlength 0; RFC 1035 wants at least one,
+      yet such records exist).
     - "TIMEOUT": true — no answer at all for that name (any type, UDP and TCP).
     - "RCODE": "SERVFAIL" | "REFUSED" | "NXDOMAIN" | ... — that rcode, empty sections.
+    - "DELAY": seconds — every answer for that name (any type, UDP and TCP) is sent that much
+      later; other names are answered meanwhile (a slow authoritative server).
+    - "TTL": seconds — the TTL of that name's records and negative answers, instead of --ttl
+      (0: resolvers do not cache them, so every lookup reaches this server).
     - A name with a CNAME: for any other type the answer holds the CNAME and, when the target
       is in this zone, the target's records (chains followed, at most 8 hops), as an
       authoritative server does; for type CNAME just the CNAME.
@@ -55,6 +63,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 from dnslib import CNAME, EDNS0, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A, AAAA, DNSRecord
 
@@ -108,6 +117,8 @@ class Zone:
         self.records = {}  # name -> {type: [rdata]}
         self.timeout = set()
         self.rcode = {}
+        self.delay = {}  # name -> seconds
+        self.ttl = {}  # name -> seconds, overriding --ttl
         for owner, types in data.items():
             self._add(canonical(owner), types)
         self.parents = {n.split(".", i)[-1] for n in self.records for i in range(1, n.count(".") + 1)}
@@ -120,6 +131,10 @@ class Zone:
                     self.timeout.add(name)
             elif rtype == "RCODE":
                 self.rcode[name] = getattr(RCODE, value.upper())
+            elif rtype == "DELAY":
+                self.delay[name] = float(value)
+            elif rtype == "TTL":
+                self.ttl[name] = int(value)
             else:
                 entry[rtype.upper()] = build_rdata(rtype.upper(), value)
 
@@ -151,18 +166,18 @@ class Server:
     # --- answering ---
 
     def answer(self, request, proto):
-        """The reply packet (bytes) for a request packet, or None for no answer at all."""
+        """(reply packet bytes or None for no answer at all, seconds to wait before sending)."""
         try:
             query = DNSRecord.parse(request)
         except Exception as e:  # dnslib raises several types for garbage
             log("unparsable query over %s: %s" % (proto, e))
-            return None
+            return None, 0
         zone = self.zone
         qname = canonical(query.q.qname)
         if self.verbose:
             log("query %s %s %s" % (qname, QTYPE.get(query.q.qtype), proto))
         if qname in zone.timeout:
-            return None
+            return None, 0
         reply = query.reply()  # aa=1, ra=1, question copied
         if query.ar and any(rr.rtype == QTYPE.OPT for rr in query.ar):
             reply.add_ar(EDNS0(udp_len=1232))
@@ -173,7 +188,7 @@ class Server:
         packed = reply.pack()
         if proto == "udp" and len(packed) > udp_limit(query):
             packed = reply.truncate().pack()
-        return packed
+        return packed, zone.delay.get(qname, 0)
 
     def fill(self, reply, zone, qname, qtype):
         name = qname
@@ -181,7 +196,8 @@ class Server:
             records = zone.records.get(name, {})
             if qtype != QTYPE.CNAME and "CNAME" in records:
                 target = records["CNAME"][0]
-                reply.add_answer(RR(name, QTYPE.CNAME, rdata=target, ttl=self.ttl))
+                reply.add_answer(RR(name, QTYPE.CNAME, rdata=target,
+                                    ttl=zone.ttl.get(name, self.ttl)))
                 name = canonical(target.label)
                 if name in zone.records:
                     continue
@@ -189,25 +205,31 @@ class Server:
                     return  # target outside the zone: the resolver follows it
                 break
             for rdata in records.get(QTYPE.get(qtype), []):
-                reply.add_answer(RR(name, qtype, rdata=rdata, ttl=self.ttl))
+                reply.add_answer(RR(name, qtype, rdata=rdata, ttl=zone.ttl.get(name, self.ttl)))
             break
         if not reply.rr:
             if not zone.exists(name):
                 reply.header.rcode = RCODE.NXDOMAIN
-            self.add_soa(reply, name)
+            self.add_soa(reply, name, zone.ttl.get(name, self.ttl))
 
-    def add_soa(self, reply, name):
+    def add_soa(self, reply, name, ttl):
         apex = name.rsplit(".", 1)[-1] + "."
-        soa = SOA("ns." + apex, "hostmaster." + apex, (1, 3600, 600, 86400, self.ttl))
-        reply.add_auth(RR(apex, QTYPE.SOA, rdata=soa, ttl=self.ttl))
+        soa = SOA("ns." + apex, "hostmaster." + apex, (1, 3600, 600, 86400, ttl))
+        reply.add_auth(RR(apex, QTYPE.SOA, rdata=soa, ttl=ttl))
 
     # --- transport ---
 
     def serve_udp(self):
         while True:
             request, peer = self.udp.recvfrom(65535)
-            packed = self.answer(request, "udp")
-            if packed is not None:
+            packed, delay = self.answer(request, "udp")
+            if packed is None:
+                continue
+            if delay > 0:
+                timer = threading.Timer(delay, self.udp.sendto, (packed, peer))
+                timer.daemon = True
+                timer.start()
+            else:
                 self.udp.sendto(packed, peer)
 
     def serve_tcp(self):
@@ -224,7 +246,9 @@ class Server:
                 request = recv_exact(conn, struct.unpack("!H", header)[0])
                 if request is None:
                     return
-                packed = self.answer(request, "tcp")
+                packed, delay = self.answer(request, "tcp")
+                if delay > 0:
+                    time.sleep(delay)
                 if packed is not None:
                     conn.sendall(struct.pack("!H", len(packed)) + packed)
 

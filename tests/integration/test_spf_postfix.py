@@ -57,14 +57,16 @@ BODY = "From: {sender}\r\nTo: bob@example.net\r\nSubject: spf {tag}\r\n\r\nbody 
 
 
 class SpfEnv:
-    """Postfix + smtp-sink + zone_server + postern-spf in one temp dir."""
+    """Postfix + smtp-sink + zone_server (serving `zone`, default ZONE) + postern-spf in one
+    temp dir."""
 
-    def __init__(self, name, spf_args=(), after_policy=""):
+    def __init__(self, name, spf_args=(), after_policy="", zone=None):
         binary = harness.spf_binary()
         self.env = harness.Env(name, relay_domains="example.net",
                                adapter=harness.NoMilter())
         try:
-            self.dns = harness.ZoneServer(self.env.tmp, self.env.base + harness.DNS_OFF, ZONE)
+            self.dns = harness.ZoneServer(self.env.tmp, self.env.base + harness.DNS_OFF,
+                                          ZONE if zone is None else zone)
             self.dns.start()
             self.spf = harness.PolicyDaemon(
                 self.env.tmp, "postern-spf", binary, self.env.base + harness.POLICY_OFF,
@@ -92,11 +94,15 @@ class SpfEnv:
         self.env.close()
 
     def transaction(self, client_ip, sender, rcpts=("bob@example.net",),
-                    helo="client.example", tag="t"):
-        """One SMTP transaction from XCLIENT ADDR=client_ip. Returns
-        (rcpt replies [(code, text)], queue id or None when no RCPT was
-        accepted; the transaction is then reset)."""
-        s = self.env.connect(xclient={"ADDR": client_ip}, helo=helo)
+                    helo="client.example", tag="t", client_name=None):
+        """One SMTP transaction from XCLIENT ADDR=client_ip (and NAME=client_name,
+        Postfix's verified client name, when given). Returns (rcpt replies
+        [(code, text)], queue id or None when no RCPT was accepted; the
+        transaction is then reset)."""
+        xclient = {"ADDR": client_ip}
+        if client_name is not None:
+            xclient["NAME"] = client_name
+        s = self.env.connect(xclient=xclient, helo=helo)
         try:
             code, msg = s.mail(sender)
             if code != 250:
@@ -129,10 +135,11 @@ class SpfCase(harness.MarksEnvFailed, unittest.TestCase):
     NAME = "spf"
     SPF_ARGS = ()
     AFTER_POLICY = ""
+    ZONE = None  # None: the module's ZONE
 
     @classmethod
     def setUpClass(cls):
-        cls.s = SpfEnv(cls.NAME, cls.SPF_ARGS, cls.AFTER_POLICY)
+        cls.s = SpfEnv(cls.NAME, cls.SPF_ARGS, cls.AFTER_POLICY, cls.ZONE)
 
     @classmethod
     def tearDownClass(cls):
