@@ -3,7 +3,9 @@
 
 Both services get the same requests (tests/bench/policy_load: --connections persistent
 connections, random client addresses, random local@domain senders, helo_name=mail.DOMAIN)
-and the same DNS data (tests/dns/zone_server.py on 127.0.0.1:53), in the same run. Everything
+and the same DNS data, in the same run, served on 127.0.0.1:53 by Debian's unbound from
+local-data (--dns unbound, the default: a C server that keeps up with both services) or by
+tests/dns/zone_server.py (--dns zone_server: Python, the bottleneck of cold runs). Everything
 runs inside a private network + mount + pid namespace (`unshare`, re-executed automatically)
 with lo up and /etc/resolv.conf bind-mounted to "nameserver 127.0.0.1", as the SPF
 conformance rig does, so both services use their default resolver and no packet leaves.
@@ -25,13 +27,21 @@ connections and starts one `policyd-spf CONF` per connection with the socket as 
 stdin/stdout, as Postfix's spawn(8) does; CONF is the conformance rig's (never reject, always
 PREPEND Received-SPF). CPU per request is utime+stime (/proc) of postern-spf, and of all
 policyd-spf processes (the bridge's reaped children), over a run, divided by its requests.
-DNS queries per check come from the zone server's --verbose log.
+DNS queries per check come from the DNS server's query log; its CPU per request is printed
+too. For postern-spf the bench also reads its /metrics (--metrics-listen): the server-side
+latency histogram (request read → answer queued; p50/p99 as the bucket bound they fall under),
+the result cache's hits and misses, and from /proc/PID/task/*/schedstat how long its threads
+were runnable but waiting for a CPU, per request (the cost of the machine's other load).
+--postern-arg ARG adds an argument to postern-spf (e.g. --postern-arg=--workers=2, or
+--postern-arg=--skip-networks=0.0.0.0/0: every request DUNNO without a check, the server path
+alone, as a control for what latency the machine allows).
 
 usage: tests/bench/spf_policy_bench.py [--build DIR] [--connections 20] [--duration 10]
                                        [--warm-domains 200] [--cold-domains 4000]
-                                       [--only postern|policyd]
-Needs root (unshare, mount), Debian's python3-dnslib and postfix-policyd-spf-python (installed
-through deploy/install-deps when missing, which never starts a service). Build first:
+                                       [--only postern|policyd] [--dns unbound|zone_server]
+                                       [--postern-arg ARG]...
+Needs root (unshare, mount), Debian's unbound, python3-dnslib and postfix-policyd-spf-python
+(installed through deploy/install-deps when missing, which never starts a service). Build first:
   cmake -S . -B BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release &&
   cmake --build BUILD --target postern-spf policy_load
 Not part of ctest: figures, not pass/fail.
@@ -69,7 +79,10 @@ ZONE_SERVER = os.path.join(TOP, "tests", "dns", "zone_server.py")
 INSTALL_DEPS = os.path.join(TOP, "deploy", "install-deps")
 INNER_FLAG = "--inner-namespace"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-POSTERN_PORT, BRIDGE_PORT = 10031, 10032
+POSTERN_PORT, BRIDGE_PORT = 23031, 23032  # inside the private namespace; in our range anyway
+METRICS_PORT = 23033  # postern-spf's /metrics: server-side latency and result-cache counters
+UNBOUND = "/usr/sbin/unbound"
+DNS_TTL = 300
 POLICYD_CONF = """\
 debugLevel = 0
 TestOnly = 1
@@ -129,6 +142,37 @@ def build_zone(warm, cold):
     for i, d in enumerate(warm + cold):
         zone.update(domain_records(i, d))
     return zone
+
+
+def unbound_conf(zone, directory, log_path):
+    """unbound.conf(5) serving `zone` (zone_server.py's JSON format: A, AAAA, MX, TXT) from
+    local-data on 127.0.0.1:53, authoritative for every name (local-zone static: names not
+    listed are NXDOMAIN, listed names without the asked type NODATA), nothing forwarded or
+    recursed, no DNSSEC, one thread, one log line per query (log-queries) for counting."""
+    lines = ["server:",
+             "  interface: 127.0.0.1", "  port: 53", "  do-daemonize: no",
+             '  username: ""', '  chroot: ""', '  directory: "%s"' % directory,
+             '  pidfile: ""', "  use-syslog: no", '  logfile: "%s"' % log_path,
+             "  log-queries: yes", "  verbosity: 0", "  num-threads: 1",
+             '  module-config: "iterator"', "  access-control: 127.0.0.0/8 allow",
+             "  do-not-query-localhost: no", "  harden-glue: no",
+             "  local-zone: \"example.\" static"]
+    for name, types in sorted(zone.items()):
+        for rtype, values in types.items():
+            for v in values:
+                if rtype == "MX":
+                    data = "%d %s." % (v[0], v[1])
+                elif rtype == "TXT":
+                    if not isinstance(v, str) or '"' in v or "\\" in v or len(v) > 255:
+                        raise ValueError("TXT %r: one plain string of at most 255 octets" % v)
+                    data = '"%s"' % v
+                elif rtype in ("A", "AAAA"):
+                    data = v
+                else:
+                    raise ValueError("unbound_conf: record type %s not supported" % rtype)
+                lines.append("  local-data: '%s. %d IN %s %s'" % (name, DNS_TTL, rtype, data))
+    lines += ["remote-control:", "  control-enable: no", ""]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------
@@ -208,12 +252,55 @@ def cpu_seconds(pid, children=False):
     return ticks / CLK_TCK
 
 
+def runqueue_wait_seconds(pid):
+    """Time the threads of `pid` spent runnable but waiting for a CPU (second field of
+    /proc/PID/task/*/schedstat, ns): what the machine's other load costs this process."""
+    total = 0
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
 def has_children(pid):
     for task in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/children" % (pid, task)) as f:
             if f.read().strip():
                 return True
     return False
+
+
+def scrape_metrics():
+    """postern-spf's /metrics as {series: value} (histogram buckets included)."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % METRICS_PORT, timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out
+
+
+def server_side(before, after):
+    """From two scrapes: the result cache's hits and misses, and the p50/p99 of
+    postern_spf_policy_seconds (request read → answer queued) as bucket bounds in ms
+    ("≤ X": the quantile lies in the bucket ending at X)."""
+    diff = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    hits = diff.get('postern_spf_cache_lookups_total{result="hit"}', 0)
+    misses = diff.get('postern_spf_cache_lookups_total{result="miss"}', 0)
+    buckets = sorted((float(re.search(r'le="([^"]+)"', k).group(1)), v) for k, v in diff.items()
+                     if k.startswith("postern_spf_policy_seconds_bucket"))
+    total = buckets[-1][1] if buckets else 0
+    quantile = {}
+    for q in (0.5, 0.99):
+        quantile[q] = next((le for le, cum in buckets if cum >= q * total), float("inf"))
+    return {"cache_hits": hits, "cache_misses": misses,
+            "server_p50_le_ms": 1000 * quantile[0.5], "server_p99_le_ms": 1000 * quantile[0.99]}
 
 
 # --------------------------------------------------------------------------
@@ -256,8 +343,10 @@ class Bench:
         self.dns = None
 
     def dns_queries(self):
+        # zone_server: "zone_server: query NAME TYPE udp"; unbound: "info: 127.0.0.1 NAME TYPE IN"
+        marker = b" query " if self.args.dns == "zone_server" else b" IN"
         with open(self.dns_log_path, "rb") as f:
-            return sum(1 for line in f if b" query " in line)
+            return sum(1 for line in f if marker in line)
 
     def run_load(self, port, domains_file, extra):
         cmd = [self.load, "--socket", "inet:127.0.0.1:%d" % port, "--domains", domains_file,
@@ -271,7 +360,14 @@ class Bench:
 
     def measure(self, name, port, pid, children, domains_file, extra):
         q0, c0 = self.dns_queries(), cpu_seconds(pid, children)
+        d0 = cpu_seconds(self.dns.pid)
+        m0 = scrape_metrics() if port == POSTERN_PORT else None
+        w0 = runqueue_wait_seconds(pid)
         r = self.run_load(port, domains_file, extra)
+        if m0 is not None:
+            r.update(server_side(m0, scrape_metrics()))
+            r["runqueue_wait_ms"] = 1000.0 * (runqueue_wait_seconds(pid) - w0) / max(
+                int(r["requests"]), 1)
         if children:  # let the bridge reap its policyd-spf processes (their CPU joins cutime)
             deadline = time.time() + 15
             while time.time() < deadline and has_children(pid):
@@ -279,13 +375,19 @@ class Bench:
         q1, c1 = self.dns_queries(), cpu_seconds(pid, children)
         n = int(r["requests"])
         r["cpu_ms"] = 1000.0 * (c1 - c0) / max(n, 1)
+        r["dns_cpu_ms"] = 1000.0 * (cpu_seconds(self.dns.pid) - d0) / max(n, 1)
         r["dns_per_check"] = (q1 - q0) / max(n, 1)
         actions = " ".join("%s=%s" % (k[7:], v) for k, v in r.items() if k.startswith("action_"))
         print("  %-14s %7s req  %8.1f req/s  p50 %7.2f ms  p99 %7.2f ms  max %7.1f ms  "
-              "%.3f ms CPU/req  %.1f DNS q/check  errors %s  [%s]"
+              "%.3f ms CPU/req  %.1f DNS q/check (DNS server %.3f ms CPU/req)  errors %s  [%s]"
               % (name, r["requests"], float(r["rps"]),
                  float(r["p50_ms"]), float(r["p99_ms"]), float(r["max_ms"]), r["cpu_ms"],
-                 r["dns_per_check"], r["errors"], actions), flush=True)
+                 r["dns_per_check"], r["dns_cpu_ms"], r["errors"], actions), flush=True)
+        if m0 is not None:
+            print("  %-14s server side (request read → answer queued): p50 ≤ %g ms, p99 ≤ %g ms; "
+                  "result cache %d hits, %d misses; runnable but waiting for a CPU %.3f ms/req"
+                  % ("", r["server_p50_le_ms"], r["server_p99_le_ms"], r["cache_hits"],
+                     r["cache_misses"], r["runqueue_wait_ms"]), flush=True)
         return r
 
     def service(self, name, start_fn, port, children):
@@ -323,26 +425,23 @@ class Bench:
         for path, names in ((self.warm_file, warm), (self.cold_file, cold)):
             with open(path, "w") as f:
                 f.write("\n".join(names) + "\n")
-        zone_path = os.path.join(self.tmp, "zone.json")
-        with open(zone_path, "w") as f:
-            json.dump(build_zone(warm, cold), f)
-        dns_log = open(self.dns_log_path, "ab")
-        self.dns = subprocess.Popen(
-            ["/usr/bin/python3", ZONE_SERVER, "--zone", zone_path, "--port", "53", "--verbose"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=dns_log,
-            start_new_session=True, preexec_fn=die_with_parent)
-        ready = self.dns.stdout.readline().decode()
-        if not ready.startswith("READY"):
-            raise RuntimeError("zone_server did not start (see %s)" % self.dns_log_path)
+        zone = build_zone(warm, cold)
+        if a.dns == "unbound":
+            self.start_unbound(zone)
+        else:
+            self.start_zone_server(zone)
         print("# %d connections, warm: %d domains, %.0f s runs (2nd reported); cold: %d new "
-              "domains, one request each" % (a.connections, a.warm_domains, a.duration,
-                                             a.cold_domains), flush=True)
+              "domains, one request each; DNS: %s" % (a.connections, a.warm_domains, a.duration,
+                                                      a.cold_domains, a.dns), flush=True)
         results = {}
         if a.only in (None, "postern"):
+            postern_args = list(a.postern_arg)
+            if not any(x.startswith("--skip-networks") for x in postern_args):
+                postern_args += ["--skip-networks", "192.0.2.255/32"]
             log = open(os.path.join(self.tmp, "postern-spf.log"), "ab")
             results["postern-spf"] = self.service("postern", lambda: start(
-                [self.postern, "--socket", "inet:%d@127.0.0.1" % POSTERN_PORT,
-                 "--skip-networks", "192.0.2.255/32", "--log", "stderr"], log),
+                [self.postern, "--socket", "inet:%d@127.0.0.1" % POSTERN_PORT, "--log", "stderr",
+                 "--metrics-listen", "127.0.0.1:%d" % METRICS_PORT] + postern_args, log),
                 POSTERN_PORT, False)
         if a.only in (None, "policyd"):
             conf = os.path.join(self.tmp, "policyd-spf.conf")
@@ -353,6 +452,32 @@ class Bench:
                 [sys.executable, os.path.abspath(__file__), "--bridge", str(BRIDGE_PORT),
                  "/usr/bin/policyd-spf", conf], log), BRIDGE_PORT, True)
         self.table(results)
+
+    def start_zone_server(self, zone):
+        zone_path = os.path.join(self.tmp, "zone.json")
+        with open(zone_path, "w") as f:
+            json.dump(zone, f)
+        dns_log = open(self.dns_log_path, "ab")
+        self.dns = subprocess.Popen(
+            ["/usr/bin/python3", ZONE_SERVER, "--zone", zone_path, "--port", "53", "--verbose",
+             "--ttl", str(DNS_TTL)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=dns_log,
+            start_new_session=True, preexec_fn=die_with_parent)
+        ready = self.dns.stdout.readline().decode()
+        if not ready.startswith("READY"):
+            raise RuntimeError("zone_server did not start (see %s)" % self.dns_log_path)
+
+    def start_unbound(self, zone):
+        if not os.access(UNBOUND, os.X_OK):
+            sys.exit("spf_policy_bench: %s missing: deploy/install-deps installs unbound"
+                     % UNBOUND)
+        conf = os.path.join(self.tmp, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write(unbound_conf(zone, self.tmp, self.dns_log_path))
+        open(self.dns_log_path, "ab").close()
+        log = open(os.path.join(self.tmp, "unbound.stderr"), "ab")
+        self.dns = start([UNBOUND, "-d", "-c", conf], log)
+        wait_accepting(53, self.dns, timeout=60.0)
 
     def table(self, results):
         print()
@@ -395,7 +520,11 @@ def main():
     ap.add_argument("--warm-domains", type=int, default=200)
     ap.add_argument("--cold-domains", type=int, default=4000)
     ap.add_argument("--only", choices=("postern", "policyd"))
+    ap.add_argument("--dns", choices=("unbound", "zone_server"), default="unbound",
+                    help="the DNS server both services query (default: Debian's unbound)")
     ap.add_argument("--keep-tmp", action="store_true")
+    ap.add_argument("--postern-arg", action="append", default=[],
+                    help="one more postern-spf argument (repeat the option for several)")
     ap.add_argument(INNER_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.build = os.path.abspath(args.build)
