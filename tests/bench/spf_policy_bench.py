@@ -46,16 +46,21 @@ Needs root (unshare, mount), Debian's unbound, python3-dnslib and postfix-policy
   cmake --build BUILD --target postern-spf policy_load
 Not part of ctest: figures, not pass/fail.
 
-Measured on 2026-11-21 (Debian 12, 2 cores shared by everything above; 20 connections,
-10 s warm runs, --cold-domains 1000):
+Measured on 2026-11-21, DNS from unbound (Debian 12, 2 cores shared with six other engineers'
+builds: load average 10-16 during the run; 20 connections, 10 s warm runs, --cold-domains 1000):
   service      phase  req/s  p50 ms  p99 ms  CPU ms/req  DNS q/check
-  postern-spf  warm    8087    2.05   10.83   0.128        0.0
-  postern-spf  cold    1041   18.48   40.19   0.330        4.3
-  policyd-spf  warm     148  109.11 1809.71   5.156        6.8
-  policyd-spf  cold     127  111.29 2538.75   5.840        6.8
-  ratio warm ×54.6 req/s, cold ×8.2 (cold is bound by the Python zone server on the same
-  2 cores). policyd-spf's multi-second p99 is resolver retries (timeout:1) when the zone
-  server falls behind; on this shared box it reaches 148 req/s, not the ≈420 measured alone.
+  postern-spf  warm    9004    0.85   16.13   0.103        0.0   (result cache 72% hits)
+  postern-spf  cold    2360    8.63   12.43   0.480        4.3
+  policyd-spf  warm      63  156.17 5472.58   9.114        6.7
+  policyd-spf  cold      94  100.94 5028.53   7.650        6.8
+  ratio warm ×143 req/s, cold ×25.2 (an earlier run the same evening: cold 2724 vs 77 req/s,
+  ×35.2; warm 6546 vs 102). unbound spends 0.08 (postern-spf) and 0.26 (policyd-spf) ms CPU per
+  request, so DNS no longer limits the cold runs (with zone_server.py they gave ×8.2).
+  Warm p99 swings with the machine's load (5.9-19 ms in runs minutes apart) and is not the SPF
+  work: postern-spf's threads wait 0.3 ms per request for a CPU against 0.1 ms of CPU, and the
+  control --postern-arg=--skip-networks=0.0.0.0/0 (DUNNO, no SPF at all, 0.028 ms CPU/req) had
+  p50 0.53 ms and p99 12.7 ms at 13,200 req/s. policyd-spf's multi-second p99 comes with its
+  9 ms CPU per request on the same busy cores plus a Python start-up per connection (spawn).
 """
 import argparse
 import ctypes
