@@ -4,7 +4,7 @@
 // smtpd_access_policy RCPT requests back to back and timing send → reply. Client addresses
 // come from a pool of random public-looking IPv4 addresses (see random_client()), senders
 // from a pool of random local@domain over the sender domains given, helo_name=mail.DOMAIN,
-// a fresh instance= per request.
+// a fresh instance= per request (never repeated by another run: it holds the pid).
 //
 // usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections 20]
 //                    [--duration SECONDS | --count N] --domains FILE [--clients 1000]
@@ -245,8 +245,10 @@ void worker(Shared& sh, int id, Result& res) {
     req += "client_address=" + client + "\nclient_name=unknown\n";
     req += "reverse_client_name=unknown\nhelo_name=mail." + domain + "\n";
     req += "sender=" + sender + "\nrecipient=user@rcpt.example\nrecipient_count=0\n";
-    req += "queue_id=\ninstance=" + std::to_string(id) + "." + std::to_string(++serial) +
-           "\nsize=0\nsasl_method=\nsasl_username=\nsasl_sender=\n\n";
+    // instance: unique across runs too (the pid), or a service's per-message cache would answer
+    // a second run's requests from the first's
+    req += "queue_id=\ninstance=" + std::to_string(::getpid()) + "." + std::to_string(id) + "." +
+           std::to_string(++serial) + "\nsize=0\nsasl_method=\nsasl_username=\nsasl_sender=\n\n";
     auto t0 = Clock::now();
     if (!send_all(fd, req) || !read_reply(fd, buf, reply, o.timeout)) {
       ++res.errors;
