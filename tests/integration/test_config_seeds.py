@@ -383,6 +383,21 @@ class BokyTests(GatewayTest):
         self.assertEqual(m.message["From"], "<lorem@example.com>")
 
 
+    def test_debian_chroot(self):
+        # POSTERN_POSTFIX_CHROOT=yes: Debian's chroot, filled by configure-instance.sh
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com",
+                          "POSTERN_POSTFIX_CHROOT": "yes"})
+        master = run(["/usr/sbin/postconf", "-c", self.gw.etc, "-F", "smtp/unix/chroot",
+                      "127.0.0.1:%d/inet/chroot" % self.gw.smtpd_port]).stdout
+        self.assertEqual(master.split(), ["127.0.0.1:%d/inet/chroot" % self.gw.smtpd_port,
+                                          "=", "y", "smtp/unix/chroot", "=", "y"])
+        queue = os.path.join(self.gw.pfdir, "queue")
+        for f in ("etc/resolv.conf", "etc/services", "etc/hosts"):
+            self.assertTrue(os.path.isfile(os.path.join(queue, f)), f)
+        self.gw.start()
+        self.assertRelayed("app@example.com", "someone@example.net")
+
+
 # ---------------------------------------------------------------------------------------------
 # mikenye/postfix
 

@@ -83,7 +83,7 @@ class Image:
         if p.returncode != 0:
             raise RuntimeError("docker-sandbox start failed:\n" + p.stdout)
         self.dockerd_started = True
-        docker("rm", "-f", self.name, check=False)
+        docker("rm", "-f", "-v", self.name, check=False)   # left by a killed run
 
     def build(self):
         t0 = time.monotonic()
@@ -153,7 +153,7 @@ class Image:
             if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
                 import sys
                 sys.stderr.write("\n===== container log =====\n%s\n" % self.logs()[-12000:])
-            docker("rm", "-f", self.name, check=False)
+            docker("rm", "-f", "-v", self.name, check=False)
             docker("rmi", self.tag, check=False)
             run([os.path.join(DEPLOY, "docker-sandbox"), "stop", CACHE], check=False)
         if self.sink_started:
