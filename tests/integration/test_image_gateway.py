@@ -220,9 +220,12 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
             run(["/usr/sbin/opendkim-genkey", "-b", "2048", "-s", "mail", "-d", "example.com",
                  "-D", keys])
             os.rename(os.path.join(keys, "mail.private"), os.path.join(keys, "example.com.private"))
-            cls.txt = {"mail._domainkey.example.com": "".join(re.findall(
-                r'"([^"]*)"', open(os.path.join(keys, "mail.txt")).read()))}
+            with open(os.path.join(keys, "mail.txt")) as f:
+                cls.txt = {"mail._domainkey.example.com": "".join(re.findall(
+                    r'"([^"]*)"', f.read()))}
             cls.img.start_sink()
+            cls.img.tables = os.path.join(cls.img.tmp, "tables")
+            os.makedirs(cls.img.tables)
             b = cls.img.base
             t0 = time.monotonic()
             cls.img.run_container({
@@ -236,7 +239,8 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
                 "POSTERN_DKIM_METRICS_LISTEN": "127.0.0.1:%d" % (b + 3),
                 "POSTERN_SPF_SOCKET": "inet:%d@127.0.0.1" % (b + 4),
                 "POSTERN_SPF_METRICS_LISTEN": "127.0.0.1:%d" % (b + 5),
-            }, volumes=["%s:/etc/opendkim/keys:ro" % keys])
+            }, volumes=["%s:/etc/opendkim/keys:ro" % keys,
+                        "%s:/etc/postfix/tables:ro" % cls.img.tables])
             cls.img.wait_health("healthy", 60)
             cls.img.timings["healthy"] = time.monotonic() - t0
         except BaseException:
@@ -291,10 +295,20 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
             self.img.exec("s6-svc", "-u", "/run/postern/scan/postern-spf")
         self.img.wait_health("healthy", 30)
 
-    def test_4_root_filesystem_is_read_only(self):
+    def test_4a_root_filesystem_is_read_only(self):
         p = self.img.exec("touch", "/usr/sbin/x", check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("Read-only file system", p.stdout)
+
+    def test_4b_update_helper_reloads_a_table(self):
+        # mikenye/postfix: edit a file in /etc/postfix/tables, run update_<table>
+        with open(os.path.join(self.img.tables, "sender_access.hash"), "w") as f:
+            f.write("blocked@example.com REJECT blocked by sender_access\n")
+        self.img.exec("update_sender_access")
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("blocked@example.com", "someone@example.net")
+        self.assertIn("blocked by sender_access", cm.exception.msg)
+        self.img.delivered(self.img.send("fine@example.com", "someone@example.net"))
 
     def test_5_stop_drains_and_is_clean(self):
         # A session in progress when docker stop arrives is allowed to finish.
