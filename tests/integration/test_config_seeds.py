@@ -714,6 +714,24 @@ class SafetyTests(GatewayTest):
         self.assertEqual(self.gw.main_cf("myhostname"), "postfix.example")
         self.assertEqual(self.gw.main_cf("smtpd_banner"), "$myhostname raw")
 
+    def test_milters_and_policy_services_are_wired(self):
+        # Postern's milters first, then POSTFIX_SMTPD_MILTERS (mikenye); policy services after
+        # the relay check; INBOUND_DEBUGGING (boky)
+        self.gw.write("/etc/opendkim/keys/example.com.private", "unused", 0o600)
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_SPF": "yes",
+                          "POSTFIX_SMTPD_MILTERS": "inet:127.0.0.1:9999",
+                          "INBOUND_DEBUGGING": "1"})
+        dkim, spf = self.gw.ports["postern-dkim"][0], self.gw.ports["postern-spf"][0]
+        self.assertEqual(self.gw.main_cf("smtpd_milters"),
+                         "inet:127.0.0.1:%d, inet:127.0.0.1:9999" % dkim)
+        self.assertEqual(self.gw.main_cf("milter_default_action"), "tempfail")
+        self.assertIn("check_policy_service inet:127.0.0.1:%d" % spf,
+                      self.gw.main_cf("postern_allowed_sender"))
+        self.assertEqual(self.gw.main_cf("debug_peer_list"), "$mynetworks")
+        self.assertEqual(self.gw.services(), ["postfix", "postern-dkim", "postern-spf"])
+        with open(os.path.join(self.gw.rundir, "health")) as f:
+            self.assertEqual(f.read().split("\n")[0], "smtp 127.0.0.1:%d" % self.gw.smtpd_port)
+
     def test_daemon_variables_reach_only_their_daemon(self):
         self.gw.write("/etc/opendkim/keys/example.com.private", "unused", 0o600)
         self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com",
