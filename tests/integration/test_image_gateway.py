@@ -333,6 +333,13 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
         self.assertEqual(state["ExitCode"], 0)
         self.assertLess(self.img.timings["stop"], 15)
         self.assertIn("postfix-drain", self.img.logs())
+        # The message accepted during the drain is in the queue volume: delivered (and
+        # signed) once the container runs again.
+        qid = re.search(r"queued as (\w+)", msg.decode()).group(1)
+        docker("start", self.img.name)
+        self.img.wait_health("healthy", 60)
+        m = self.img.delivered(qid)
+        self.assertEqual(len(m.dkim_signatures), 1)
 
     def keyring(self):
         k = harness.KeyRing.__new__(harness.KeyRing)
