@@ -19,7 +19,6 @@ import glob
 import os
 import re
 import shutil
-import signal
 import smtplib
 import subprocess
 import tempfile

@@ -19,7 +19,6 @@ Port block: +0 smtpd (in the container), +1 sink (host), +2 postern-dkim, +3 its
 import json
 import os
 import re
-import signal
 import smtplib
 import subprocess
 import tempfile
