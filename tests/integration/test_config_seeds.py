@@ -580,6 +580,34 @@ class Turgon37Tests(GatewayTest):
         self.assertRelayed("app@example.net", "someone@example.net")
         self.assertRefused("app@example.net", "someone@example.org")
 
+    def test_sasl_users_from_mounted_credentials_list(self):
+        # -v list:/etc/postfix/client_sasl_passwd ("USERNAME PASSWORD" lines), RELAY_MODE
+        # ALLOW_SASLAUTH_NODOMAIN: an authenticated client may send anywhere
+        self.gw.write("/etc/postfix/client_sasl_passwd",
+                      "user1 password1\n# a comment\nuser2 secret2\n", 0o600)
+        self.gw.generate({"RELAY_MYDOMAIN": "example.net",
+                          "RELAY_MYNETWORKS": "127.0.0.0/8",
+                          "RELAY_HOST": "[10.1.0.1]:25",
+                          "RELAY_MODE": "ALLOW_SASLAUTH_NODOMAIN"})
+        self.assertIn("SASL user user1@example.net", self.gw.output)
+        self.gw.start()
+        outside = {"ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"}
+        self.assertRefused("app@example.net", "someone@example.org", xclient=outside)
+        s = smtplib.SMTP("127.0.0.1", self.gw.smtpd_port, local_hostname="c.example",
+                         timeout=30)
+        try:
+            s.ehlo()
+            s.docmd("XCLIENT", "ADDR=203.0.113.9 NAME=[UNAVAILABLE]")
+            s.ehlo_resp = None
+            s.ehlo()
+            with self.assertRaises(smtplib.SMTPAuthenticationError):
+                s.login("user1", "wrong")
+            s.login("user1", "password1")
+            s.sendmail("app@example.net", ["someone@example.org"],
+                       b"Subject: sasl\r\n\r\nhi\r\n")
+        finally:
+            s.quit()
+
 
 # ---------------------------------------------------------------------------------------------
 # ServerContainers/mail-gateway
