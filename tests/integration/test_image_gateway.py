@@ -152,7 +152,7 @@ class Image:
             if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
                 import sys
                 sys.stderr.write("\n===== container log =====\n%s\n" % self.logs()[-12000:])
-            docker("rm", "-f", "-v", self.name, check=False)
+            docker("rm", "-f", "-v", self.name, self.name + "-x", check=False)
             docker("rmi", self.tag, check=False)
             run([os.path.join(DEPLOY, "docker-sandbox"), "stop", CACHE], check=False)
         if self.sink_started:
@@ -256,6 +256,22 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
 
     def failed_env(self):
         return type(self).img
+
+    def test_0_unsafe_or_broken_setups_stop_with_a_message(self):
+        # no relay rule at all (a16bitsysop's example): refused, exit 1, the reason logged
+        listen = "POSTERN_SMTPD_LISTEN=127.0.0.1:%d" % self.img.smtpd_port
+        p = docker("run", "--rm", "--name", self.img.name + "-x", "--network", "host",
+                   "--read-only", "--tmpfs", "/run:exec", "-e", listen, self.img.tag,
+                   check=False, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("no rule says which mail this gateway may relay", p.stdout)
+        # a noexec /run (plain --tmpfs /run) is named as such
+        p = docker("run", "--rm", "--name", self.img.name + "-x", "--network", "host",
+                   "--read-only", "--tmpfs", "/run", "-e", listen,
+                   "-e", "ALLOWED_SENDER_DOMAINS=example.com", self.img.tag, check=False,
+                   timeout=120)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("use --tmpfs /run:exec", p.stdout)
 
     def test_1_mail_is_signed_and_delivered(self):
         m = self.img.delivered(self.img.send("app@example.com", "someone@example.net"))
