@@ -1,0 +1,778 @@
+"""test_config_seeds.py — deploy/postern-config, without Docker: each seed image's documented
+example environment (../shared/seeds/*.md, docker run and compose examples) goes through the
+generator; the generated main.cf/master.cf must pass `postfix check` (the generator runs it),
+and a real Postfix started from them (plus the Postern daemons the generator enabled, started
+the way the image's s6 run scripts start them: --config RUN/<d>/<d>.conf and the envdir
+RUN/<d>/env) must do what the seed says: relay for the allowed domains, refuse the rest, sign.
+
+The container paths the seeds document (/etc/opendkim/keys, /etc/postfix/tables,
+/docker-init.db, ...) live under TMP/root (postern-config --root). Only what the test must
+change is changed in an example: its relay host becomes the smtp-sink, its smtpd listens on a
+loopback test port, Postfix logs to a file; placeholders (yourdomain.tld) become example
+domains.
+
+Port block (POSTERN_IT_PORT_BASE): +0 smtpd, +1 sink, +2 postern-dkim, +3 its metrics,
++4 postern-spf, +5 its metrics, +6 DNS (zone_server).
+"""
+
+import glob
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import Delivered, MarksEnvFailed, SmtpError, run, wait_port
+
+GENERATOR = os.path.join(harness.REPO, "deploy", "postern-config")
+MASTER = "/usr/lib/postfix/sbin/master"
+PY = "/usr/bin/python3"
+
+
+def daemon_bins():
+    """{program: path} of the Postern daemons CMake built (POSTERN_IT_*_BIN)."""
+    out = {}
+    for var, prog in (("POSTERN_IT_DKIM_BIN", "postern-dkim"),
+                      ("POSTERN_IT_SPF_BIN", "postern-spf")):
+        path = os.environ.get(var, "")
+        if path and os.access(path, os.X_OK):
+            out[prog] = path
+    return out
+
+
+class Gateway:
+    """A temp dir holding the container paths (TMP/root), the generated configuration
+    (TMP/pf/etc, queue TMP/pf/queue) and the run dir (TMP/run); a sink; the daemons and the
+    Postfix master started from the generated files."""
+
+    def __init__(self, name):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root (Postfix)")
+        self.base = harness.port_base()
+        self.smtpd_port, self.sink_port = self.base, self.base + 1
+        self.ports = {"postern-dkim": (self.base + 2, self.base + 3),
+                      "postern-spf": (self.base + 4, self.base + 5)}
+        self.dns_port = self.base + 6
+        for d in glob.glob(os.path.join(harness.TMP_ROOT, "postern-cfg-%d-*" % self.base)):
+            self.reap(d)
+        self.tmp = tempfile.mkdtemp(prefix="postern-cfg-%d-%s-" % (self.base, name),
+                                    dir=harness.TMP_ROOT)
+        os.chmod(self.tmp, 0o755)
+        self.root = os.path.join(self.tmp, "root")
+        self.pfdir = os.path.join(self.tmp, "pf")
+        self.etc = os.path.join(self.pfdir, "etc")
+        self.rundir = os.path.join(self.tmp, "run")
+        os.makedirs(os.path.join(self.pfdir, "log"))
+        os.makedirs(self.root)
+        self.procs = []
+        self.master_started = False
+        self.sink_started = False
+        self.failed = False
+        self.output = ""
+        self.bins = daemon_bins()
+        self._seen = set()
+
+    @staticmethod
+    def reap(d):
+        pf = os.path.join(d, "pf")
+        run([harness.POSTFIX_INSTANCE, "stop", pf], check=False)
+        run([harness.POSTFIX_INSTANCE, "sink-stop", pf], check=False)
+        for pidfile in glob.glob(os.path.join(d, "procs", "*.pid")):
+            harness.kill_own_group(pidfile, d)
+        shutil.rmtree(d, ignore_errors=True)
+
+    # -- files under the container root ----------------------------------------------------
+
+    def path(self, container_path):
+        return os.path.join(self.root, container_path.lstrip("/"))
+
+    def write(self, container_path, text, mode=0o644):
+        p = self.path(container_path)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        return p
+
+    # -- the generator ----------------------------------------------------------------------
+
+    def test_env(self, env):
+        """The example's environment plus what a test must set (see the module text)."""
+        e = dict(env)
+        bindirs = sorted({os.path.dirname(p) for p in self.bins.values()})
+        e["PATH"] = ":".join(bindirs + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        sink = "[127.0.0.1]:%d" % self.sink_port
+        relay_vars = [v for v in ("POSTFIX_RELAYHOST", "RELAYHOST", "RELAY_HOST") if v in e]
+        for v in relay_vars:
+            e[v] = sink
+        if not relay_vars:
+            e["POSTFIX_RELAYHOST"] = sink
+        e.pop("POSTFIX_RELAYHOST_PORT", None)
+        e.setdefault("POSTERN_SMTPD_LISTEN", "127.0.0.1:%d" % self.smtpd_port)
+        e["POSTFIX_MAILLOG_FILE"] = os.path.join(self.pfdir, "log", "postfix.log")
+        e["POSTFIX_MAILLOG_FILE_PREFIXES"] = self.tmp
+        e["POSTFIX_INET_INTERFACES"] = "127.0.0.1"
+        e["POSTFIX_INET_PROTOCOLS"] = "ipv4"
+        e["POSTFIX_SMTPD_AUTHORIZED_XCLIENT_HOSTS"] = "127.0.0.0/8"
+        e["POSTFIX_SMTP_TLS_SECURITY_LEVEL"] = "none"
+        e["POSTFIX_SYSLOG_NAME"] = "postern-cfg-%d" % self.base
+        for prog, (port, metrics) in self.ports.items():
+            short = prog.split("-", 1)[1].upper()
+            e.setdefault("POSTERN_%s_SOCKET" % short, "inet:%d@127.0.0.1" % port)
+            e.setdefault("POSTERN_%s_METRICS_LISTEN" % short, "127.0.0.1:%d" % metrics)
+        return e
+
+    def generate(self, env, check=True):
+        """Run the generator; return the CompletedProcess (stdout+stderr in .stdout)."""
+        p = subprocess.run(
+            [PY, GENERATOR, "--root", self.root, "--config-dir", self.etc,
+             "--queue-dir", os.path.join(self.pfdir, "queue"),
+             "--data-dir", os.path.join(self.pfdir, "data"), "--run-dir", self.rundir],
+            env=self.test_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, timeout=120)
+        self.output = p.stdout
+        if check and p.returncode != 0:
+            raise AssertionError("postern-config failed (%d):\n%s" % (p.returncode, p.stdout))
+        return p
+
+    def main_cf(self, param):
+        p = run(["/usr/sbin/postconf", "-c", self.etc, "-h", param])
+        return p.stdout.strip()
+
+    def services(self):
+        with open(os.path.join(self.rundir, "services")) as f:
+            return f.read().split()
+
+    # -- running what was generated ---------------------------------------------------------
+
+    def start(self):
+        """The enabled daemons (like their s6 run scripts), then the sink and Postfix."""
+        for svc in self.services():
+            if svc != "postfix":
+                self.start_daemon(svc)
+        if not self.sink_started:
+            run([harness.POSTFIX_INSTANCE, "sink", self.pfdir, str(self.sink_port)])
+            self.sink_started = True
+        run([MASTER, "-c", self.etc, "-w"])
+        self.master_started = True
+        if not wait_port(self.smtpd_port, 20):
+            raise RuntimeError("smtpd on %d does not answer" % self.smtpd_port)
+
+    def start_daemon(self, prog):
+        if prog not in self.bins:
+            raise unittest.SkipTest("%s not built" % prog)
+        short = prog.split("-", 1)[1]
+        ddir = os.path.join(self.rundir, short)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        envdir = os.path.join(ddir, "env")
+        for name in os.listdir(envdir):
+            with open(os.path.join(envdir, name)) as f:
+                env[name] = f.read().split("\n", 1)[0]
+        rfd, wfd = os.pipe()
+        cmd = [self.bins[prog], "--ready-fd", str(wfd), "--config",
+               os.path.join(ddir, short + ".conf")]
+        log = open(os.path.join(self.tmp, prog + ".log"), "ab")
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    env=env, pass_fds=(wfd,), cwd=self.tmp,
+                                    start_new_session=True)
+        finally:
+            log.close()
+            os.close(wfd)
+        self.procs.append(proc)
+        harness.write_pidfile(self.tmp, prog, proc.pid)
+        try:
+            if not harness.wait_ready_fd(rfd, proc, 15):
+                raise RuntimeError("%s not ready:\n%s" % (prog, self.log(prog + ".log")))
+        finally:
+            os.close(rfd)
+
+    def stop(self):
+        if self.master_started:
+            run([harness.POSTFIX_INSTANCE, "stop", self.pfdir], check=False)
+            self.master_started = False
+        for p in self.procs:
+            harness.stop_group(p)
+        self.procs = []
+
+    def close(self):
+        self.stop()
+        if self.sink_started:
+            run([harness.POSTFIX_INSTANCE, "sink-stop", self.pfdir], check=False)
+        if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
+            import sys
+            sys.stderr.write("\n===== generator output =====\n%s\n" % self.output)
+            for name in ("pf/log/postfix.log", "postern-dkim.log", "postern-spf.log"):
+                sys.stderr.write("\n===== %s =====\n%s\n" % (name, self.log(name)[-8000:]))
+        if os.environ.get("POSTERN_IT_KEEP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.tmp, name), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- mail -------------------------------------------------------------------------------
+
+    def send(self, mail_from, rcpt, body=None, xclient=None, helo="client.example.com"):
+        """Send one message; return the queue id; SmtpError on a refusal."""
+        body = body or ("From: <%s>\r\nTo: <%s>\r\nSubject: seed test\r\n"
+                        "Message-ID: <%s@test>\r\n\r\nhello\r\n" % (mail_from, rcpt,
+                                                                  time.monotonic_ns()))
+        s = smtplib.SMTP("127.0.0.1", self.smtpd_port, local_hostname=helo, timeout=30)
+        try:
+            s.ehlo()
+            if xclient:
+                code, msg = s.docmd("XCLIENT", " ".join("%s=%s" % kv for kv in xclient.items()))
+                if code != 220:
+                    raise SmtpError("XCLIENT", code, msg.decode(errors="replace"))
+                s.ehlo_resp = None
+                s.ehlo()
+            code, msg = s.mail(mail_from)
+            if code != 250:
+                raise SmtpError("MAIL", code, msg.decode(errors="replace"))
+            code, msg = s.rcpt(rcpt)
+            if code not in (250, 251):
+                raise SmtpError("RCPT", code, msg.decode(errors="replace"))
+            code, msg = s.data(body.encode())
+            if code != 250:
+                raise SmtpError("DATA", code, msg.decode(errors="replace"))
+            return re.search(r"queued as (\w+)", msg.decode()).group(1)
+        finally:
+            try:
+                s.quit()
+            except Exception:
+                s.close()
+
+    def delivered(self, queue_id, timeout=30):
+        """The sink's copy of queue_id's message."""
+        needle = re.compile(rb"with E?SMTP id %s\b" % re.escape(queue_id.encode()))
+        deadline = time.monotonic() + timeout
+        sink = os.path.join(self.pfdir, "sink")
+        while time.monotonic() < deadline:
+            for path in sorted(glob.glob(os.path.join(sink, "*"))):
+                if path in self._seen:
+                    continue
+                with open(path, "rb") as f:
+                    if needle.search(f.read(65536)):
+                        self._seen.add(path)
+                        return Delivered(path)
+            time.sleep(0.1)
+        raise AssertionError("%s not delivered in %ss" % (queue_id, timeout))
+
+
+class GatewayTest(MarksEnvFailed, unittest.TestCase):
+    """One Gateway per test (each example needs its own configuration)."""
+
+    def setUp(self):
+        self.gw = Gateway(type(self).__name__.lower()[:12])
+        self.env = None
+
+    def failed_env(self):
+        return self.gw
+
+    def tearDown(self):
+        self.gw.close()
+
+    def assertRefused(self, mail_from, rcpt, stage="RCPT", code_class=5, **kw):
+        with self.assertRaises(SmtpError) as cm:
+            self.gw.send(mail_from, rcpt, **kw)
+        self.assertEqual(cm.exception.stage, stage, str(cm.exception))
+        self.assertEqual(cm.exception.code // 100, code_class, str(cm.exception))
+        return cm.exception
+
+    def assertRelayed(self, mail_from, rcpt, **kw):
+        qid = self.gw.send(mail_from, rcpt, **kw)
+        return self.gw.delivered(qid)
+
+
+def dkim_verify(data, txt_by_name):
+    """dkimpy verification with the given TXT records; list of (d, s, ok)."""
+    keyring = harness.KeyRing.__new__(harness.KeyRing)
+    keyring.keys = []
+    for name, txt in txt_by_name.items():
+        k = harness.Key.__new__(harness.Key)
+        k.selector, _, k.domain = name.partition("._domainkey.")
+        k.txt = txt
+        keyring.keys.append(k)
+    return harness.dkimpy_verify_all(data, keyring)
+
+
+def zone_txt(path):
+    """The TXT value of a zone-file snippet (opendkim-genkey / postern-dkim genkey .txt)."""
+    with open(path) as f:
+        zone = f.read()
+    inner = zone[zone.index("(") + 1:zone.rindex(")")] if "(" in zone else zone
+    return "".join(re.findall(r'"([^"]*)"', inner))
+
+
+# ---------------------------------------------------------------------------------------------
+# boky/postfix
+
+
+class BokyTests(GatewayTest):
+    """boky/postfix: ALLOWED_SENDER_DOMAINS, DKIM keys in /etc/opendkim/keys, RELAYHOST with
+    login, MASQUERADED_DOMAINS, /docker-init.db hooks."""
+
+    def test_tldr_relays_allowed_sender_domain_and_refuses_others(self):
+        # docker run -e "ALLOWED_SENDER_DOMAINS=example.com" -p 1587:587 boky/postfix
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com"})
+        self.assertEqual(self.gw.services(), ["postfix"])
+        self.gw.start()
+        self.assertRelayed("app@example.com", "someone@example.net")
+        self.assertRefused("app@elsewhere.example", "someone@example.net")
+        # a client outside MYNETWORKS may not relay even for an allowed sender domain
+        self.assertRefused("app@example.com", "someone@example.net",
+                           xclient={"ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"})
+
+    def test_dkim_keys_directory_signs_each_domain(self):
+        # opendkim-genkey -s mail -d $DOMAIN; mv mail.private $DOMAIN.private;
+        # -v /host/keys:/etc/opendkim/keys -e "ALLOWED_SENDER_DOMAINS=example.com example.org"
+        keys = self.gw.path("/etc/opendkim/keys")
+        os.makedirs(keys)
+        txt = {}
+        for domain in ("example.com", "example.org"):
+            run(["/usr/sbin/opendkim-genkey", "-b", "2048", "-h", "rsa-sha256", "-r",
+                 "--subdomains", "-s", "mail", "-d", domain, "-D", keys])
+            os.rename(os.path.join(keys, "mail.private"), os.path.join(keys, domain + ".private"))
+            os.rename(os.path.join(keys, "mail.txt"), os.path.join(keys, domain + ".txt"))
+            txt["mail._domainkey." + domain] = zone_txt(os.path.join(keys, domain + ".txt"))
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com example.org"})
+        self.assertEqual(self.gw.services(), ["postfix", "postern-dkim"])
+        self.gw.start()
+        for domain in ("example.com", "example.org"):
+            m = self.assertRelayed("app@" + domain, "someone@example.net")
+            tags = m.signature_tags()
+            self.assertEqual([(t["d"], t["s"]) for t in tags], [(domain, "mail")])
+            self.assertEqual(dkim_verify(m.data, txt), [(domain, "mail", True)])
+
+    def test_relayhost_login_masquerade_and_init_hook(self):
+        # -e RELAYHOST=... -e RELAYHOST_USERNAME=hello@gmail.com -e RELAYHOST_PASSWORD=world
+        # (the password given as RELAYHOST_PASSWORD_FILE, a Docker secret)
+        secret = self.gw.write("/run/secrets/relay", "world\n", 0o600)
+        self.gw.write("/docker-init.db/additional-config.sh",
+                      '#!/bin/sh\npostconf -e "address_verify_negative_cache=yes"\n')
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com example.org",
+                          "MASQUERADED_DOMAINS": "example.com",
+                          "RELAYHOST": "mail.google.com",
+                          "RELAYHOST_USERNAME": "hello@gmail.com",
+                          "RELAYHOST_PASSWORD_FILE": secret})
+        maps = self.gw.main_cf("smtp_sasl_password_maps")
+        self.assertTrue(maps.startswith("texthash:"), maps)
+        path = maps[len("texthash:"):]
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        with open(path) as f:
+            self.assertEqual(f.read().split(), ["[127.0.0.1]:%d" % self.gw.sink_port,
+                                                "hello@gmail.com:world"])
+        self.assertEqual(self.gw.main_cf("smtp_sasl_auth_enable"), "yes")
+        # the hook's postconf -e reached the generated main.cf
+        p = run(["/usr/sbin/postconf", "-c", self.gw.etc, "-n", "address_verify_negative_cache"])
+        self.assertEqual(p.stdout.strip(), "address_verify_negative_cache = yes")
+        self.gw.start()
+        m = self.assertRelayed("lorem@ipsum.example.com", "someone@example.net")
+        # address masquerading: envelope sender and From: lose the host part
+        self.assertTrue(m.envelope.get("X-Mail-Args", "").startswith("<lorem@example.com>"),
+                        m.envelope)
+        self.assertEqual(m.message["From"], "<lorem@example.com>")
+
+
+    def test_debian_chroot(self):
+        # POSTERN_POSTFIX_CHROOT=yes: Debian's chroot, filled by configure-instance.sh
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com",
+                          "POSTERN_POSTFIX_CHROOT": "yes"})
+        master = run(["/usr/sbin/postconf", "-c", self.gw.etc, "-F", "smtp/unix/chroot",
+                      "127.0.0.1:%d/inet/chroot" % self.gw.smtpd_port]).stdout
+        self.assertEqual(master.split(), ["127.0.0.1:%d/inet/chroot" % self.gw.smtpd_port,
+                                          "=", "y", "smtp/unix/chroot", "=", "y"])
+        queue = os.path.join(self.gw.pfdir, "queue")
+        for f in ("etc/resolv.conf", "etc/services", "etc/hosts"):
+            self.assertTrue(os.path.isfile(os.path.join(queue, f)), f)
+        self.gw.start()
+        self.assertRelayed("app@example.com", "someone@example.net")
+
+
+# ---------------------------------------------------------------------------------------------
+# mikenye/postfix
+
+
+def mikenye_placeholders(env):
+    out = {}
+    for k, v in env.items():
+        v = v.replace("yourdomain.tld", "example.com")
+        v = v.replace("your.local.LAN.subnet/prefix", "127.0.0.0/8")
+        v = v.replace("your.external.IP.address", "192.0.2.1")
+        v = v.replace("exchange.server.IP.addr", "192.0.2.25")
+        out[k] = v
+    return out
+
+
+def self_signed(gw, directory):
+    key = gw.path(directory + "/privkey.pem")
+    cert = gw.path(directory + "/fullchain.pem")
+    os.makedirs(os.path.dirname(key), exist_ok=True)
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=mail.example.com", "-keyout", key, "-out", cert])
+    return key, cert
+
+
+class MikenyeTests(GatewayTest):
+    """mikenye/postfix's mail_out and mail_in compose services."""
+
+    MAIL_OUT = {
+        "TZ": "Australia/Perth",
+        "POSTMASTER_EMAIL": "postmaster@yourdomain.tld",
+        "POSTFIX_INET_PROTOCOLS": "ipv4",
+        "POSTFIX_MYORIGIN": "mail.yourdomain.tld",
+        "POSTFIX_PROXY_INTERFACES": "your.external.IP.address",
+        "POSTFIX_MYNETWORKS": "your.local.LAN.subnet/prefix",
+        "POSTFIX_MYDOMAIN": "yourdomain.tld",
+        "POSTFIX_MYHOSTNAME": "mail.yourdomain.tld",
+        "POSTFIX_MAIL_NAME": "outbound",
+        "POSTFIX_SMTPD_TLS_CHAIN_FILES": "/etc/postfix/certs/privkey.pem, "
+                                         "/etc/postfix/certs/fullchain.pem",
+        "POSTFIX_SMTP_TLS_CHAIN_FILES": "/etc/postfix/certs/privkey.pem, "
+                                        "/etc/postfix/certs/fullchain.pem",
+        "POSTFIX_SMTPD_TLS_SECURITY_LEVEL": "may",
+        "POSTFIX_SMTPD_TLS_LOGLEVEL": "1",
+        "POSTFIX_REJECT_INVALID_HELO_HOSTNAME": "false",
+        "POSTFIX_REJECT_NON_FQDN_HELO_HOSTNAME": "false",
+        "POSTFIX_REJECT_UNKNOWN_HELO_HOSTNAME": "false",
+        "ENABLE_OPENDKIM": "true",
+        "OPENDKIM_SIGNINGTABLE": "/etc/mail/dkim/SigningTable",
+        "OPENDKIM_KEYTABLE": "/etc/mail/dkim/KeyTable",
+        "OPENDKIM_MODE": "s",
+        "OPENDKIM_INTERNALHOSTS": "your.local.LAN.subnet/prefix",
+        "OPENDKIM_LOGRESULTS": "true",
+        "OPENDKIM_LOGWHY": "true",
+        "ENABLE_CLAMAV": "true",
+        "CLAMAV_MILTER_REPORT_HOSTNAME": "mail.yourdomain.tld",
+    }
+
+    def mail_out_env(self):
+        """mail_out with the container paths under the test root."""
+        env = mikenye_placeholders(self.MAIL_OUT)
+        for k in ("POSTFIX_SMTPD_TLS_CHAIN_FILES", "POSTFIX_SMTP_TLS_CHAIN_FILES"):
+            env[k] = ", ".join(self.gw.path(p.strip()) for p in env[k].split(","))
+        for k in ("OPENDKIM_SIGNINGTABLE", "OPENDKIM_KEYTABLE"):
+            env[k] = self.gw.path(env[k])
+        return env
+
+    def test_mail_out_needs_postern_av_for_enable_clamav(self):
+        self_signed(self.gw, "/etc/postfix/certs")
+        p = self.gw.generate(self.mail_out_env(), check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("ENABLE_CLAMAV=true: postern-av is not installed in this image",
+                      p.stdout)
+
+    def test_mail_out_signs_from_key_table(self):
+        self_signed(self.gw, "/etc/postfix/certs")
+        # opendkim-genkey --selector=sales-201309-1024 --domain=example.com, KeyTable and
+        # SigningTable in /etc/mail/dkim as mikenye's README describes
+        d = self.gw.path("/etc/mail/dkim")
+        os.makedirs(d)
+        run(["/usr/sbin/opendkim-genkey", "-b", "1024", "-s", "sales-201309-1024",
+             "-d", "example.com", "-D", d])
+        key = os.path.join(d, "sales-201309-1024.private")
+        self.gw.write("/etc/mail/dkim/KeyTable",
+                      "k1 example.com:sales-201309-1024:%s\n" % key)
+        self.gw.write("/etc/mail/dkim/SigningTable", "*@example.com k1\n")
+        env = self.mail_out_env()
+        del env["ENABLE_CLAMAV"]
+        self.gw.generate(env)
+        self.assertEqual(self.gw.main_cf("mail_name"), "outbound")
+        self.assertEqual(self.gw.main_cf("myhostname"), "mail.example.com")
+        self.assertEqual(self.gw.main_cf("mynetworks"), "127.0.0.0/8")
+        self.assertEqual(self.gw.main_cf("smtpd_tls_security_level"), "may")
+        self.gw.start()
+        m = self.assertRelayed("someone@example.com", "friend@example.net")
+        self.assertEqual(dkim_verify(m.data, {
+            "sales-201309-1024._domainkey.example.com":
+                zone_txt(os.path.join(d, "sales-201309-1024.txt"))}),
+            [("example.com", "sales-201309-1024", True)])
+        # inbound mail from the Internet to another domain is not relayed
+        self.assertRefused("x@example.org", "y@example.net",
+                           xclient={"ADDR": "203.0.113.9", "NAME": "mx.example.org"})
+
+    def test_mail_in_relays_for_relay_domains_with_spf(self):
+        env = mikenye_placeholders({
+            "POSTMASTER_EMAIL": "postmaster@yourdomain.tld",
+            "POSTFIX_INET_PROTOCOLS": "ipv4",
+            "POSTFIX_MYORIGIN": "mail.yourdomain.tld",
+            "POSTFIX_PROXY_INTERFACES": "your.external.IP.address",
+            "POSTFIX_MYDOMAIN": "yourdomain.tld",
+            "POSTFIX_MYHOSTNAME": "mail.yourdomain.tld",
+            "POSTFIX_MAIL_NAME": "inbound",
+            "POSTFIX_RELAYHOST": "exchange.server.IP.addr",
+            "POSTFIX_RELAY_DOMAINS": "yourdomain.tld,someotherdomain.tld",
+            "POSTFIX_DNSBL_SITES": "hostkarma.junkemailfilter.com=127.0.0.2, bl.spamcop.net, "
+                                   "cbl.abuseat.org=127.0.0.2, zen.spamhaus.org",
+            "ENABLE_SUBMISSION_PORT": "true",
+            "ENABLE_SPF": "true",
+        })
+        if "postern-spf" not in self.gw.bins:
+            self.skipTest("postern-spf not built")
+        env["POSTERN_SPF_DNS_SERVER"] = "127.0.0.1@%d" % self.gw.dns_port
+        zone = harness.ZoneServer(self.gw.tmp, self.gw.dns_port, {
+            "spf-fail.example": {"TXT": ["v=spf1 -all"]},
+            "spf-pass.example": {"TXT": ["v=spf1 ip4:203.0.113.0/24 -all"]},
+        })
+        zone.start()
+        try:
+            self.gw.generate(env)
+            self.assertEqual(self.gw.services(), ["postfix", "postern-spf"])
+            self.assertIn("postscreen", run(["/usr/sbin/postconf", "-c", self.gw.etc,
+                                             "-M"]).stdout)
+            self.gw.start()
+            internet = {"ADDR": "203.0.113.9", "NAME": "mx.spf-pass.example"}
+            self.assertRelayed("a@spf-pass.example", "user@example.com", xclient=internet)
+            self.assertRefused("a@spf-pass.example", "user@example.net", xclient=internet)
+            e = self.assertRefused("a@spf-fail.example", "user@example.com", xclient=internet)
+            self.assertIn("SPF", e.msg)
+        finally:
+            zone.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# turgon37/smtp-relay
+
+
+class Turgon37Tests(GatewayTest):
+    """turgon37/smtp-relay: RELAY_* variables and RELAY_MODE."""
+
+    def test_unauthenticated_relay_filtered_by_subnet_and_domain(self):
+        self.gw.generate({"RELAY_POSTMASTER": "postmaster@example.net",
+                          "RELAY_MYHOSTNAME": "smtp-relay.example.net",
+                          "RELAY_MYDOMAIN": "example.net",
+                          "RELAY_MYNETWORKS": "127.0.0.0/8 10.0.0.0/24",
+                          "RELAY_HOST": "[10.1.0.1]:25"})
+        self.assertEqual(self.gw.main_cf("relay_domains"), "example.net")
+        self.gw.start()
+        self.assertRelayed("app@example.net", "someone@example.net")
+        # STRICT (the default mode): only the relay domain as recipient
+        self.assertRefused("app@example.net", "someone@example.org")
+        # and only from RELAY_MYNETWORKS (or SASL)
+        self.assertRefused("app@example.net", "someone@example.net",
+                           xclient={"ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"})
+
+    def test_authenticated_proxy_mode_and_mounted_credentials(self):
+        self.gw.write("/etc/postfix/sasl_passwd", "[10.1.0.1]:25 sasl-user-login:xxxxxxxxxxxx\n",
+                      0o600)
+        self.gw.generate({"RELAY_POSTMASTER": "postmaster@example.net",
+                          "RELAY_MYHOSTNAME": "smtp-relay.example.net",
+                          "RELAY_MYDOMAIN": "example.net",
+                          "RELAY_MYNETWORKS": "127.0.0.0/8 10.0.0.0/24",
+                          "RELAY_HOST": "[10.1.0.1]:25",
+                          "RELAY_MODE": "ALLOW_SASLAUTH_NODOMAIN",
+                          "RELAY_USE_TLS": "no",
+                          "POSTCONF_compatibility_level": "2"})
+        self.assertEqual(self.gw.main_cf("compatibility_level"), "2")
+        maps = self.gw.main_cf("smtp_sasl_password_maps")
+        with open(maps[len("texthash:"):]) as f:
+            self.assertIn("sasl-user-login:xxxxxxxxxxxx", f.read())
+        self.gw.start()
+        # network-authenticated clients: relay domains only in this mode
+        self.assertRelayed("app@example.net", "someone@example.net")
+        self.assertRefused("app@example.net", "someone@example.org")
+
+    def test_sasl_users_from_mounted_credentials_list(self):
+        # -v list:/etc/postfix/client_sasl_passwd ("USERNAME PASSWORD" lines), RELAY_MODE
+        # ALLOW_SASLAUTH_NODOMAIN: an authenticated client may send anywhere
+        self.gw.write("/etc/postfix/client_sasl_passwd",
+                      "user1 password1\n# a comment\nuser2 secret2\n", 0o600)
+        self.gw.generate({"RELAY_MYDOMAIN": "example.net",
+                          "RELAY_MYNETWORKS": "127.0.0.0/8",
+                          "RELAY_HOST": "[10.1.0.1]:25",
+                          "RELAY_MODE": "ALLOW_SASLAUTH_NODOMAIN"})
+        self.assertIn("SASL user user1@example.net", self.gw.output)
+        self.gw.start()
+        outside = {"ADDR": "203.0.113.9", "NAME": "[UNAVAILABLE]"}
+        self.assertRefused("app@example.net", "someone@example.org", xclient=outside)
+        s = smtplib.SMTP("127.0.0.1", self.gw.smtpd_port, local_hostname="c.example",
+                         timeout=30)
+        try:
+            s.ehlo()
+            s.docmd("XCLIENT", "ADDR=203.0.113.9 NAME=[UNAVAILABLE]")
+            s.ehlo_resp = None
+            s.ehlo()
+            with self.assertRaises(smtplib.SMTPAuthenticationError):
+                s.login("user1", "wrong")
+            s.login("user1", "password1")
+            s.sendmail("app@example.net", ["someone@example.org"],
+                       b"Subject: sasl\r\n\r\nhi\r\n")
+        finally:
+            s.quit()
+
+
+# ---------------------------------------------------------------------------------------------
+# ServerContainers/mail-gateway
+
+
+class ServercontainersTests(GatewayTest):
+    """servercontainers/mail-gateway: MAIL_FQDN, AUTO_TRUST_NETWORKS, DKIM_DOMAINS with keys
+    generated at start, client-certificate fingerprints, queue lifetimes, RAW_CONFIG."""
+
+    def test_dkim_domains_generates_keys_and_signs(self):
+        if "postern-dkim" not in self.gw.bins:
+            self.skipTest("postern-dkim not built")
+        os.makedirs(self.gw.path("/etc/postfix/additional/opendkim"))
+        env = {"MAIL_FQDN": "my.mailserver.example.com", "AUTO_TRUST_NETWORKS": "yes",
+               "DKIM_DOMAINS": "example.com myotherdomain.example",
+               "POSTFIX_QUEUE_LIFETIME_BOUNCE": "1d", "POSTFIX_QUEUE_LIFETIME_MAX": "3d",
+               "POSTFIX_RAW_CONFIG_MYNETWORKS_STYLE": "subnet"}
+        self.gw.generate(env)
+        # the DNS record is printed for the log
+        self.assertRegex(self.gw.output, r"mail\._domainkey\.example\.com\.?\s+IN\s+TXT")
+        self.assertEqual(self.gw.main_cf("myhostname"), "my.mailserver.example.com")
+        self.assertEqual(self.gw.main_cf("bounce_queue_lifetime"), "1d")
+        self.assertEqual(self.gw.main_cf("maximal_queue_lifetime"), "3d")
+        self.assertEqual(self.gw.main_cf("mynetworks_style"), "subnet")
+        self.assertTrue(self.gw.main_cf("mynetworks").startswith("127.0.0.0/8"))
+        keydir = self.gw.path("/etc/postfix/additional/opendkim/keys")
+        key = os.path.join(keydir, "example.com", "mail.private")
+        with open(key, "rb") as f:
+            first = f.read()
+        # a second start keeps the key
+        self.gw.generate(env)
+        with open(key, "rb") as f:
+            self.assertEqual(f.read(), first)
+        self.assertNotIn("publish this DNS record", self.gw.output)
+        self.gw.start()
+        m = self.assertRelayed("app@myotherdomain.example", "someone@example.net")
+        txt = zone_txt(os.path.join(keydir, "myotherdomain.example", "mail.txt"))
+        self.assertEqual(dkim_verify(m.data, {"mail._domainkey.myotherdomain.example": txt}),
+                         [("myotherdomain.example", "mail", True)])
+
+    def test_client_certificate_fingerprints(self):
+        self_signed(self.gw, "/etc/postfix/tls")
+        os.rename(self.gw.path("/etc/postfix/tls/fullchain.pem"),
+                  self.gw.path("/etc/postfix/tls/bundle.crt"))
+        os.rename(self.gw.path("/etc/postfix/tls/privkey.pem"),
+                  self.gw.path("/etc/postfix/tls/cert.key"))
+        fp = "AA:BB:CC:DD:EE:FF:12:34:56:67:2E:FB:3F:34:99:90:AB:CD:EF:4C"
+        self.gw.generate({"MAIL_FQDN": "my.mailserver.example.com",
+                          "MYNETWORKS": "127.0.0.0/8",
+                          "POSTFIX_SSL_IN_CERT_FINGERPRINTS":
+                              fp + " trusted.mailserver.example.tld"})
+        self.assertEqual(self.gw.main_cf("smtpd_tls_security_level"), "may")
+        self.assertEqual(self.gw.main_cf("smtpd_tls_ask_ccert"), "yes")
+        self.assertEqual(self.gw.main_cf("smtpd_tls_fingerprint_digest"), "sha1")
+        self.assertIn("permit_tls_clientcerts", self.gw.main_cf("smtpd_relay_restrictions"))
+        self.gw.start()
+        s = smtplib.SMTP("127.0.0.1", self.gw.smtpd_port, timeout=30)
+        try:
+            s.ehlo("client.example.com")
+            self.assertTrue(s.has_extn("starttls"))
+        finally:
+            s.quit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals and precedence (generator only, no Postfix started)
+
+
+class SafetyTests(GatewayTest):
+    """Never an open relay; contradictory or missing settings stop the start with a message
+    that names the variable; precedence of the passthrough variables; _FILE secrets."""
+
+    def refused(self, env, *needles):
+        p = self.gw.generate(env, check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        for n in needles:
+            self.assertIn(n, p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.gw.etc, "main.cf")),
+                         "a refused configuration must not be written")
+
+    def test_no_relay_rule_is_refused(self):
+        # a16bitsysop's example has no relay rule at all
+        self.refused({}, "no rule says which mail this gateway may relay")
+
+    def test_open_relay_needs_acknowledgement(self):
+        self.refused({"MYNETWORKS": "0.0.0.0/0"}, "MYNETWORKS contains 0.0.0.0/0",
+                     "POSTERN_ACKNOWLEDGE_OPEN_RELAY")
+        self.refused({"ADDITIONAL_MYNETWORKS": "0.0.0.0/0", "AUTO_TRUST_NETWORKS": "1"},
+                     "ADDITIONAL_MYNETWORKS contains 0.0.0.0/0")
+        self.gw.generate({"MYNETWORKS": "0.0.0.0/0", "POSTERN_ACKNOWLEDGE_OPEN_RELAY": "yes"})
+        self.assertEqual(self.gw.main_cf("mynetworks"), "0.0.0.0/0")
+
+    def test_dkim_without_keys_is_refused(self):
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_DKIM": "true"},
+                     "DKIM is enabled for signing but has no key")
+        # verify-only needs no key
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_OPENDKIM": "yes",
+                          "OPENDKIM_MODE": "v"})
+        with open(os.path.join(self.gw.rundir, "dkim", "dkim.conf")) as f:
+            self.assertIn("mode = verify", f.read())
+
+    def test_bad_values_name_their_variable(self):
+        self.refused({"RELAY_MYDOMAIN": "example.net", "RELAY_MODE": "OPEN"},
+                     "RELAY_MODE='OPEN': want one of STRICT")
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_SPF": "maybe"},
+                     "ENABLE_SPF='maybe': want true or false")
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_POSTGREY": "true"},
+                     "ENABLE_POSTGREY=true: postern-greylist is not installed in this image")
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "MESSAGE_SIZE_LIMIT": "10M"},
+                     "MESSAGE_SIZE_LIMIT='10M'")
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "RELAYHOST": "relay.example",
+                      "RELAYHOST_USERNAME": "u"}, "RELAYHOST_USERNAME is set without")
+
+    def test_file_secrets(self):
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "RELAYHOST": "r.example",
+                      "RELAYHOST_USERNAME": "u", "RELAYHOST_PASSWORD_FILE": "/nonexistent"},
+                     "RELAYHOST_PASSWORD_FILE: cannot read /nonexistent")
+        secret = self.gw.write("/run/secrets/pw", "s3cret\n", 0o600)
+        self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "RELAYHOST": "r.example",
+                      "RELAYHOST_USERNAME": "u", "RELAYHOST_PASSWORD": "x",
+                      "RELAYHOST_PASSWORD_FILE": secret}, "are both set")
+
+    def test_precedence_named_then_postfix_then_raw(self):
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com",
+                          "MESSAGE_SIZE_LIMIT": "1000",
+                          "POSTFIX_MESSAGE_SIZE_LIMIT": "2000",
+                          "HOSTNAME": "named.example", "POSTFIX_MYHOSTNAME": "postfix.example",
+                          "POSTCONF_smtpd_banner": "$myhostname hello",
+                          "POSTFIX_RAW_CONFIG_SMTPD_BANNER": "$myhostname raw"})
+        self.assertEqual(self.gw.main_cf("message_size_limit"), "2000")
+        self.assertEqual(self.gw.main_cf("myhostname"), "postfix.example")
+        self.assertEqual(self.gw.main_cf("smtpd_banner"), "$myhostname raw")
+
+    def test_milters_and_policy_services_are_wired(self):
+        # Postern's milters first, then POSTFIX_SMTPD_MILTERS (mikenye); policy services after
+        # the relay check; INBOUND_DEBUGGING (boky)
+        self.gw.write("/etc/opendkim/keys/example.com.private", "unused", 0o600)
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_SPF": "yes",
+                          "POSTFIX_SMTPD_MILTERS": "inet:127.0.0.1:9999",
+                          "INBOUND_DEBUGGING": "1"})
+        dkim, spf = self.gw.ports["postern-dkim"][0], self.gw.ports["postern-spf"][0]
+        self.assertEqual(self.gw.main_cf("smtpd_milters"),
+                         "inet:127.0.0.1:%d, inet:127.0.0.1:9999" % dkim)
+        self.assertEqual(self.gw.main_cf("milter_default_action"), "tempfail")
+        self.assertIn("check_policy_service inet:127.0.0.1:%d" % spf,
+                      self.gw.main_cf("postern_allowed_sender"))
+        self.assertEqual(self.gw.main_cf("debug_peer_list"), "$mynetworks")
+        self.assertEqual(self.gw.services(), ["postfix", "postern-dkim", "postern-spf"])
+        with open(os.path.join(self.gw.rundir, "health")) as f:
+            self.assertEqual(f.read().split("\n")[0], "smtp 127.0.0.1:%d" % self.gw.smtpd_port)
+
+    def test_daemon_variables_reach_only_their_daemon(self):
+        self.gw.write("/etc/opendkim/keys/example.com.private", "unused", 0o600)
+        self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com",
+                          "POSTERN_DKIM_LOG_LEVEL": "debug", "POSTERN_SPF_LOG_LEVEL": "debug",
+                          "POSTFIX_LDAP_BIND_PW": "not-for-daemons"})
+        envdir = os.path.join(self.gw.rundir, "dkim", "env")
+        self.assertIn("POSTERN_DKIM_LOG_LEVEL", os.listdir(envdir))
+        self.assertNotIn("POSTERN_SPF_LOG_LEVEL", os.listdir(envdir))
+        self.assertFalse(os.path.exists(os.path.join(self.gw.rundir, "spf")))
+        with open(os.path.join(self.gw.rundir, "dkim", "dkim.conf")) as f:
+            conf = f.read()
+        self.assertIn("key-table = ", conf)
+        self.assertNotIn("not-for-daemons", conf)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,371 @@
+"""test_image_gateway.py — the gateway image (deploy/Dockerfile) built and run under a private
+dockerd (deploy/docker-sandbox: Debian's docker.io, started here and stopped by pid; no
+iptables, no bridge, so the container uses --network host and listens on this test's loopback
+ports instead of publishing 25/587).
+
+Build: the base image postern-base:bookworm comes from debootstrap + docker import (cached);
+the daemons are the ones this build tree made (BINARIES=prebuilt), so no compiler runs here;
+POSTERN_IMAGE_FULL_BUILD=1 compiles them in the Dockerfile's build stage instead (minutes).
+Docker's state and the base rootfs are kept in POSTERN_IMAGE_CACHE (default
+/var/cache/postern/image-test) so later runs reuse the layers.
+
+Skips, with the reason, when not root, when docker.io is missing, when dockerd cannot start
+here, and in sanitizer builds (the image takes optimized binaries).
+
+Port block: +0 smtpd (in the container), +1 sink (host), +2 postern-dkim, +3 its metrics,
++4 postern-spf, +5 its metrics.
+"""
+
+import json
+import os
+import re
+import smtplib
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import MarksEnvFailed, SmtpError, run
+
+DEPLOY = os.path.join(harness.REPO, "deploy")
+DOCKER = "/usr/bin/docker"       # the docker.io client (BuildKit built in, no buildx)
+CACHE = os.environ.get("POSTERN_IMAGE_CACHE", "/var/cache/postern/image-test")
+
+
+def docker(*args, check=True, timeout=600, **kw):
+    env = dict(os.environ, DOCKER_HOST="unix://%s/docker.sock" % CACHE, DOCKER_BUILDKIT="1")
+    p = subprocess.run([DOCKER] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, env=env, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError("docker %s failed (%d):\n%s" % (" ".join(args[:3]), p.returncode,
+                                                           p.stdout[-6000:]))
+    return p
+
+
+class Image:
+    """The private dockerd, the image, a sink on the host and one container."""
+
+    def __init__(self):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root (dockerd)")
+        if os.environ.get("POSTERN_IT_SANITIZE") == "1":
+            raise unittest.SkipTest("sanitizer build: the image test runs in the optimized "
+                                    "build only (the image takes optimized binaries)")
+        for prog in (DOCKER, "/usr/sbin/dockerd", "/usr/sbin/debootstrap"):
+            if not os.access(prog, os.X_OK):
+                raise unittest.SkipTest("%s missing (deploy/install-deps installs docker.io "
+                                        "and debootstrap)" % prog)
+        self.bins = {}
+        for var in ("POSTERN_IT_DKIM_BIN", "POSTERN_IT_SPF_BIN"):
+            if not os.environ.get(var):
+                raise unittest.SkipTest("%s not set (daemon not built)" % var)
+            self.bins[var] = os.environ[var]
+        self.base = harness.port_base()
+        self.smtpd_port, self.sink_port = self.base, self.base + 1
+        self.name = "postern-it-%d" % self.base
+        self.tag = "postern:it-%d" % self.base
+        self.tmp = tempfile.mkdtemp(prefix="postern-image-%d-" % self.base,
+                                    dir=harness.TMP_ROOT)
+        os.chmod(self.tmp, 0o755)
+        self.pfdir = os.path.join(self.tmp, "pf")
+        self.dockerd_started = False
+        self.sink_started = False
+        self.failed = False
+        self.timings = {}
+
+    def start_dockerd(self):
+        os.makedirs(CACHE, exist_ok=True)
+        p = run([os.path.join(DEPLOY, "docker-sandbox"), "start", CACHE], check=False)
+        if p.returncode == 3:
+            raise unittest.SkipTest("dockerd cannot start here:\n" + p.stdout[-3000:])
+        if p.returncode != 0:
+            raise RuntimeError("docker-sandbox start failed:\n" + p.stdout)
+        self.dockerd_started = True
+        docker("rm", "-f", "-v", self.name, check=False)   # left by a killed run
+
+    def build(self):
+        t0 = time.monotonic()
+        run([os.path.join(DEPLOY, "docker-sandbox"), "base", CACHE])
+        self.timings["base"] = time.monotonic() - t0
+        ctx = os.path.join(self.tmp, "context")
+        full = os.environ.get("POSTERN_IMAGE_FULL_BUILD") == "1"
+        build_dir = os.path.dirname(os.path.dirname(os.path.dirname(
+            self.bins["POSTERN_IT_DKIM_BIN"])))
+        run([os.path.join(DEPLOY, "image-context"), ctx]
+            + ([] if full else ["--prebuilt", build_dir]))
+        t0 = time.monotonic()
+        docker("build", "--network", "host", "-f", os.path.join(ctx, "deploy", "Dockerfile"),
+               "--build-arg", "BINARIES=%s" % ("compile" if full else "prebuilt"),
+               "-t", self.tag, ctx, timeout=1800)
+        self.timings["build"] = time.monotonic() - t0
+
+    def start_sink(self):
+        run([harness.POSTFIX_INSTANCE, "sink", self.pfdir, str(self.sink_port)])
+        self.sink_started = True
+
+    def run_container(self, env, volumes=()):
+        args = ["run", "-d", "--name", self.name, "--network", "host",
+                "--read-only", "--tmpfs", "/run:exec", "--tmpfs", "/tmp",
+                "--health-interval", "1s", "--health-retries", "2", "--health-timeout", "5s",
+                "--health-start-period", "2s"]
+        for v in volumes:
+            args += ["-v", v]
+        for k, v in env.items():
+            args += ["-e", "%s=%s" % (k, v)]
+        docker(*(args + [self.tag]))
+
+    def inspect(self):
+        return json.loads(docker("inspect", self.name).stdout)[0]
+
+    def health(self):
+        h = self.inspect()["State"].get("Health") or {}
+        return h.get("Status"), [l.get("Output", "").strip() for l in h.get("Log", [])[-2:]]
+
+    def wait_health(self, want, timeout):
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            state = self.inspect()["State"]
+            if not state["Running"]:
+                raise AssertionError("container exited %s:\n%s" % (state["ExitCode"],
+                                                                   self.logs()[-4000:]))
+            status, log = self.health()
+            if status == want:
+                return log
+            time.sleep(0.3)
+        raise AssertionError("health %s, not %s, after %ss: %s" % (status, want, timeout,
+                                                                   self.health()[1]))
+
+    def exec(self, *args, check=True):
+        return docker("exec", self.name, *args, check=check)
+
+    def pid_of(self, program):
+        out = self.exec("pgrep", "-x", program, check=False).stdout.split()
+        return int(out[0]) if out else None
+
+    def logs(self):
+        return docker("logs", self.name, check=False).stdout
+
+    def close(self):
+        if self.dockerd_started:
+            if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
+                import sys
+                sys.stderr.write("\n===== container log =====\n%s\n" % self.logs()[-12000:])
+            docker("rm", "-f", "-v", self.name, self.name + "-x", check=False)
+            docker("rmi", self.tag, check=False)
+            run([os.path.join(DEPLOY, "docker-sandbox"), "stop", CACHE], check=False)
+        if self.sink_started:
+            run([harness.POSTFIX_INSTANCE, "sink-stop", self.pfdir], check=False)
+        if os.environ.get("POSTERN_IT_KEEP") != "1":
+            import shutil
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- mail -------------------------------------------------------------------------------
+
+    def smtp(self):
+        s = smtplib.SMTP("127.0.0.1", self.smtpd_port, local_hostname="app.example.com",
+                         timeout=30)
+        s.ehlo()
+        return s
+
+    def send(self, mail_from, rcpt):
+        s = self.smtp()
+        try:
+            body = ("From: <%s>\r\nTo: <%s>\r\nSubject: image test\r\nMessage-ID: <%d@t>\r\n"
+                    "\r\nhello from the image test\r\n" % (mail_from, rcpt, time.time_ns()))
+            code, msg = s.mail(mail_from)
+            if code != 250:
+                raise SmtpError("MAIL", code, msg.decode(errors="replace"))
+            code, msg = s.rcpt(rcpt)
+            if code != 250:
+                raise SmtpError("RCPT", code, msg.decode(errors="replace"))
+            code, msg = s.data(body.encode())
+            if code != 250:
+                raise SmtpError("DATA", code, msg.decode(errors="replace"))
+            return re.search(r"queued as (\w+)", msg.decode()).group(1)
+        finally:
+            s.quit()
+
+    def delivered(self, queue_id, timeout=30):
+        needle = re.compile(rb"with E?SMTP id %s\b" % re.escape(queue_id.encode()))
+        sink = os.path.join(self.pfdir, "sink")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name in sorted(os.listdir(sink)):
+                path = os.path.join(sink, name)
+                with open(path, "rb") as f:
+                    if needle.search(f.read(65536)):
+                        return harness.Delivered(path)
+            time.sleep(0.2)
+        raise AssertionError("%s not delivered in %ss" % (queue_id, timeout))
+
+
+class ImageTests(MarksEnvFailed, unittest.TestCase):
+    """One image, one container (ALLOWED_SENDER_DOMAINS, DKIM keys mounted the boky way,
+    ENABLE_SPF): signing and delivery, s6 restarts, HEALTHCHECK, read-only root, clean stop.
+    Test names are ordered: the stop comes last."""
+
+    img = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.img = Image()
+        try:
+            cls.img.start_dockerd()
+            cls.img.build()
+            keys = os.path.join(cls.img.tmp, "keys")
+            os.makedirs(keys)
+            run(["/usr/sbin/opendkim-genkey", "-b", "2048", "-s", "mail", "-d", "example.com",
+                 "-D", keys])
+            os.rename(os.path.join(keys, "mail.private"), os.path.join(keys, "example.com.private"))
+            with open(os.path.join(keys, "mail.txt")) as f:
+                cls.txt = {"mail._domainkey.example.com": "".join(re.findall(
+                    r'"([^"]*)"', f.read()))}
+            cls.img.start_sink()
+            cls.img.tables = os.path.join(cls.img.tmp, "tables")
+            os.makedirs(cls.img.tables)
+            b = cls.img.base
+            t0 = time.monotonic()
+            cls.img.run_container({
+                "ALLOWED_SENDER_DOMAINS": "example.com",
+                "ENABLE_SPF": "true",
+                "HOSTNAME": "gateway.example.com",
+                "POSTERN_SMTPD_LISTEN": "127.0.0.1:%d" % cls.img.smtpd_port,
+                "POSTFIX_INET_INTERFACES": "127.0.0.1",
+                "RELAYHOST": "[127.0.0.1]:%d" % cls.img.sink_port,
+                "POSTERN_DKIM_SOCKET": "inet:%d@127.0.0.1" % (b + 2),
+                "POSTERN_DKIM_METRICS_LISTEN": "127.0.0.1:%d" % (b + 3),
+                "POSTERN_SPF_SOCKET": "inet:%d@127.0.0.1" % (b + 4),
+                "POSTERN_SPF_METRICS_LISTEN": "127.0.0.1:%d" % (b + 5),
+            }, volumes=["%s:/etc/opendkim/keys:ro" % keys,
+                        "%s:/etc/postfix/tables:ro" % cls.img.tables])
+            cls.img.wait_health("healthy", 60)
+            cls.img.timings["healthy"] = time.monotonic() - t0
+        except BaseException:
+            cls.img.failed = True
+            cls.img.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        import sys
+        sys.stderr.write("image timings (s): %s\n" % ", ".join(
+            "%s %.1f" % kv for kv in cls.img.timings.items()))
+        cls.img.close()
+
+    def failed_env(self):
+        return type(self).img
+
+    def test_0_unsafe_or_broken_setups_stop_with_a_message(self):
+        # no relay rule at all (a16bitsysop's example): refused, exit 1, the reason logged
+        listen = "POSTERN_SMTPD_LISTEN=127.0.0.1:%d" % self.img.smtpd_port
+        p = docker("run", "--rm", "--name", self.img.name + "-x", "--network", "host",
+                   "--read-only", "--tmpfs", "/run:exec", "-e", listen, self.img.tag,
+                   check=False, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("no rule says which mail this gateway may relay", p.stdout)
+        # a noexec /run (plain --tmpfs /run) is named as such
+        p = docker("run", "--rm", "--name", self.img.name + "-x", "--network", "host",
+                   "--read-only", "--tmpfs", "/run", "-e", listen,
+                   "-e", "ALLOWED_SENDER_DOMAINS=example.com", self.img.tag, check=False,
+                   timeout=120)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("use --tmpfs /run:exec", p.stdout)
+
+    def test_1_mail_is_signed_and_delivered(self):
+        m = self.img.delivered(self.img.send("app@example.com", "someone@example.net"))
+        self.assertEqual(harness.dkimpy_verify_all(m.data, self.keyring()),
+                         [("example.com", "mail", True)])
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@not-allowed.example", "someone@example.net")
+        self.assertEqual(cm.exception.code // 100, 5)
+        ps = self.img.exec("ps", "-eo", "user:20,comm").stdout
+        self.assertRegex(ps, r"postern-dkim\s+postern-dkim")
+        self.assertRegex(ps, r"postern-spf\s+postern-spf")
+
+    def test_2_killed_daemons_are_restarted(self):
+        for program in ("postern-dkim", "postern-spf"):
+            before = self.img.pid_of(program)
+            self.assertIsNotNone(before, program)
+            self.img.exec("kill", "-KILL", str(before))
+            deadline = time.monotonic() + 15
+            after = None
+            while time.monotonic() < deadline:
+                after = self.img.pid_of(program)
+                if after and after != before:
+                    break
+                time.sleep(0.2)
+            self.assertNotIn(after, (None, before), "%s was not restarted" % program)
+        self.img.wait_health("healthy", 30)
+        m = self.img.delivered(self.img.send("app@example.com", "other@example.net"))
+        self.assertEqual(len(m.dkim_signatures), 1)
+
+    def test_3_healthcheck_turns_unhealthy_when_a_daemon_is_down(self):
+        self.img.exec("s6-svc", "-d", "/run/postern/scan/postern-spf")
+        try:
+            log = self.img.wait_health("unhealthy", 30)
+            self.assertTrue(any("postern-spf" in l for l in log), log)
+        finally:
+            self.img.exec("s6-svc", "-u", "/run/postern/scan/postern-spf")
+        self.img.wait_health("healthy", 30)
+
+    def test_4a_root_filesystem_is_read_only(self):
+        p = self.img.exec("touch", "/usr/sbin/x", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("Read-only file system", p.stdout)
+
+    def test_4b_update_helper_reloads_a_table(self):
+        # mikenye/postfix: edit a file in /etc/postfix/tables, run update_<table>
+        with open(os.path.join(self.img.tables, "sender_access.hash"), "w") as f:
+            f.write("blocked@example.com REJECT blocked by sender_access\n")
+        self.img.exec("update_sender_access")
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("blocked@example.com", "someone@example.net")
+        self.assertIn("blocked by sender_access", cm.exception.msg)
+        self.img.delivered(self.img.send("fine@example.com", "someone@example.net"))
+
+    def test_5_stop_drains_and_is_clean(self):
+        # A session in progress when docker stop arrives is allowed to finish.
+        s = self.img.smtp()
+        code, _ = s.mail("app@example.com")
+        self.assertEqual(code, 250)
+        t0 = time.monotonic()
+        stop = subprocess.Popen([DOCKER, "stop", "-t", "30", self.img.name],
+                                env=dict(os.environ,
+                                         DOCKER_HOST="unix://%s/docker.sock" % CACHE),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        code, _ = s.rcpt("late@example.net")
+        self.assertEqual(code, 250)
+        code, msg = s.data(b"From: <app@example.com>\r\nSubject: in flight\r\n\r\nx\r\n")
+        self.assertEqual(code, 250, msg)
+        s.quit()
+        stop.wait(60)
+        self.img.timings["stop"] = time.monotonic() - t0
+        state = self.img.inspect()["State"]
+        self.assertFalse(state["Running"])
+        self.assertEqual(state["ExitCode"], 0)
+        self.assertLess(self.img.timings["stop"], 15)
+        self.assertIn("postfix-drain", self.img.logs())
+        # The message accepted during the drain is in the queue volume: delivered (and
+        # signed) once the container runs again.
+        qid = re.search(r"queued as (\w+)", msg.decode()).group(1)
+        docker("start", self.img.name)
+        self.img.wait_health("healthy", 60)
+        m = self.img.delivered(qid)
+        self.assertEqual(len(m.dkim_signatures), 1)
+
+    def keyring(self):
+        k = harness.KeyRing.__new__(harness.KeyRing)
+        k.keys = []
+        for name, txt in self.txt.items():
+            key = harness.Key.__new__(harness.Key)
+            key.selector, _, key.domain = name.partition("._domainkey.")
+            key.txt = txt
+            k.keys.append(key)
+        return k
+
+
+if __name__ == "__main__":
+    unittest.main()
