@@ -20,15 +20,19 @@ Needs root and POSTERN_IT_RCPT_BIN (set by tests/integration/rcpt.cmake).
 
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
+import urllib.request
 
 import harness
 from slapd_server import SlapdServer, group_ldif, public_folder_ldif, user_ldif
 
-SLAPD_OFF = 6  # in the harness's port block (0..5 are taken)
+SLAPD_OFF, METRICS_OFF = 6, 7  # in the harness's port block (0..5 are taken)
 
 DIRECTORY = (user_ldif("alice", "alice@example.org", ["a.smith@example.org",
                                                       "alice@legacy.example.org"])
@@ -228,11 +232,23 @@ class RcptVerdictTests(RcptCase):
 
 class RcptFaultTests(RcptCase):
     NAME = "rcpt-fault"
+    ARGS = ("--metrics-listen", "127.0.0.1:%d" % (harness.port_base() + METRICS_OFF))
+
+    def metrics(self):
+        url = "http://127.0.0.1:%d/metrics" % (self.r.env.base + METRICS_OFF)
+        with urllib.request.urlopen(url, timeout=5) as f:
+            return f.read().decode()
+
+    def metric(self, text, series):
+        m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+        self.assertTrue(m, "no %s in\n%s" % (series, text))
+        return float(m.group(1))
 
     def test_slapd_stopped_gives_450_4_4_3_and_one_outage_line(self):
         self.assert_reply("alice@example.org", 250, "2.1.5")
         outages = len(self.r.rcpt.events("ldap-outage"))
         recoveries = len(self.r.rcpt.events("ldap-recovered"))
+        before = self.metrics()
         self.r.slapd.stop()
         try:
             for address in ("bob.jones@example.org", "sales@example.org", "nobody2@example.org"):
@@ -246,6 +262,13 @@ class RcptFaultTests(RcptCase):
         self.assertEqual(len(self.r.rcpt.events("ldap-recovered")), recoveries + 1,
                          self.r.rcpt.log())
         self.assertFalse(self.r.rcpt.events("policy-error"))
+        after = self.metrics()
+        for series, delta in (('postern_rcpt_faults_total{source="ldap"}', 3),
+                              ('postern_rcpt_answers_total{result="fault"}', 3),
+                              ("postern_rcpt_ldap_outages_total", 1)):
+            self.assertEqual(self.metric(after, series) - self.metric(before, series), delta,
+                             series)
+        self.assertEqual(self.metric(after, "postern_rcpt_ldap_up"), 1)
 
     def test_frozen_slapd_gives_450_4_4_3_within_the_timeout(self):
         self.r.slapd.pause()
@@ -282,6 +305,73 @@ class RcptFinalActionTests(unittest.TestCase):
                 r.close(failed=True)
                 raise
             r.close()
+
+
+class RcptCheckConfigTests(unittest.TestCase):
+    """--check-config: the table parses, the directory answers and accepts the bind."""
+
+    def setUp(self):
+        self.binary = rcpt_binary()
+        self.tmp = tempfile.mkdtemp(prefix="postern-rcpt-check-")
+        self.slapd = SlapdServer(self.tmp, harness.port_base() + SLAPD_OFF, ldif=DIRECTORY)
+        self.slapd.start()
+        self.pw = os.path.join(self.tmp, "bind.pw")
+        with open(self.pw, "w") as f:
+            f.write(self.slapd.reader_password + "\n")
+        self.table = os.path.join(self.tmp, "rcpt_access")
+        with open(self.table, "w") as f:
+            f.write(TABLE)
+
+    def tearDown(self):
+        self.slapd.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def check(self, **overrides):
+        """Runs --check-config; `overrides` replace options (ldap_scope="all")."""
+        options = {"relay-domains": "example.org", "ldap-servers": self.slapd.uri,
+                   "ldap-bind-dn": self.slapd.reader_dn, "ldap-bind-password-file": self.pw,
+                   "ldap-search-base": self.slapd.suffix, "ldap-timeout": "1",
+                   "ldap-network-timeout": "1", "access-table": self.table}
+        options.update((k.replace("_", "-"), v) for k, v in overrides.items())
+        args = [self.binary, "--check-config"]
+        for name, value in options.items():
+            args += ["--" + name, value]
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=30)
+        return p.returncode, p.stdout
+
+    def test_good_configuration(self):
+        code, out = self.check()
+        self.assertEqual(code, 0, out)
+        self.assertTrue(out.endswith("postern-rcpt: configuration OK\n"), out)
+
+    def test_directory_down_or_bind_refused(self):
+        with open(self.pw, "w") as f:
+            f.write("wrong\n")
+        code, out = self.check()
+        self.assertEqual(code, 69, out)
+        self.assertIn("Invalid credentials", out)
+        self.slapd.stop()
+        code, out = self.check()
+        self.assertEqual(code, 69, out)
+        self.assertIn("Can't contact LDAP server", out)
+
+    def test_bad_table_and_options(self):
+        with open(self.table, "a") as f:
+            f.write("x@example.org ACCEPT\n")
+        code, out = self.check()
+        self.assertEqual(code, 78, out)
+        self.assertIn("%s:3: 'ACCEPT' is not an access(5) action" % self.table, out)
+        with open(self.table, "w") as f:
+            f.write(TABLE)
+        for extra, message in (({"final_action": "bounce"}, "'bounce' is not one of defer"),
+                               ({"ldap_query_filter": "(mail=%x)"}, "unknown expansion %x"),
+                               ({"ldap_scope": "all"}, "scope 'all'"),
+                               ({"ldap_servers": "http://x"}, "not an ldap://"),
+                               ({"relay_domains": ""}, "no domain to check")):
+            code, out = self.check(**extra)
+            self.assertEqual(code, 78, out)
+            self.assertIn(message, out)
 
 
 if __name__ == "__main__":
