@@ -18,11 +18,13 @@
 #include "common/options.hpp"
 #include "common/policy.hpp"
 #include "common/process.hpp"
+#include "common/redis.hpp"
 #include "policyd/rcpt/access_table.hpp"
 #include "policyd/rcpt/ldap_source.hpp"
 #include "policyd/rcpt/memory_cache.hpp"
 #include "policyd/rcpt/rcpt_config.hpp"
 #include "policyd/rcpt/rcpt_policy.hpp"
+#include "policyd/rcpt/redis_source.hpp"
 
 using namespace postern;
 using namespace postern::rcpt;
@@ -70,13 +72,35 @@ int run(int argc, const char* const argv[]) {
     ldap_source = std::make_unique<LdapSource>(*config.ldap);
     sources.push_back(ldap_source.get());
   }
-  if (common.check_config) {
-    if (ldap_source) ldap_source->client().check();  // reachable, bind accepted (LdapError)
-    std::printf("postern-rcpt: configuration OK\n");
-    return 0;
+  std::unique_ptr<redis::OutageTracker> redis_tracker;
+  std::unique_ptr<redis::Client> redis_client;
+  std::unique_ptr<RedisSource> redis_source;
+  if (config.redis) {
+    redis_tracker = std::make_unique<redis::OutageTracker>(
+        "rcpt-redis",
+        &registry.gauge("postern_rcpt_redis_up", "1 while Redis answers, 0 in an outage"),
+        &registry.counter("postern_rcpt_redis_outages_total", "Redis outages begun"));
+    redis::Options redis_options;
+    redis_options.connect_timeout_seconds = config.redis->timeout_seconds;
+    redis_options.command_timeout_seconds = config.redis->timeout_seconds;
+    redis_options.pool_size = config.redis->pool_size;
+    redis_options.name = "rcpt-redis";
+    redis_client = std::make_unique<redis::Client>(redis::parse_url(config.redis->url),
+                                                   redis_options, redis_tracker.get());
+    if (!config.redis->recipient_key.empty()) {
+      redis_source = std::make_unique<RedisSource>(*redis_client, config.redis->recipient_key);
+      sources.push_back(redis_source.get());
+    }
   }
   if (sources.empty() && !table) {
-    throw ConfigError("no recipient source: give --ldap-servers and/or --access-table");
+    throw ConfigError(
+        "no recipient source: give --ldap-servers, --redis-url and/or --access-table");
+  }
+  if (common.check_config) {
+    if (ldap_source) ldap_source->client().check();     // reachable, bind accepted (LdapError)
+    if (redis_client) redis_client->command({"PING"});  // RedisError
+    std::printf("postern-rcpt: configuration OK\n");
+    return 0;
   }
   ::signal(SIGPIPE, SIG_IGN);  // libldap may write to a connection the server closed
   sigset_t hup;
@@ -92,8 +116,26 @@ int run(int argc, const char* const argv[]) {
       return metrics::Health::CheckResult{source->client().up(), "LDAP outage"};
     });
   }
-  MemoryCache cache(config.cache);
-  RcptPolicy policy(config.policy, domains, table, &cache, sources, &registry);
+  if (redis_tracker) {
+    redis::OutageTracker* tracker = redis_tracker.get();
+    health.add_check("redis", [tracker] {
+      return metrics::Health::CheckResult{!tracker->down(), "Redis outage"};
+    });
+  }
+  std::unique_ptr<RecipientCache> cache;
+  if (config.redis && config.redis->shared_cache) {
+    cache = std::make_unique<RedisCache>(*redis_client, config.cache, config.redis->cache_prefix);
+  } else if (config.cache.max_entries > 0) {
+    cache = std::make_unique<MemoryCache>(config.cache);
+  }
+  std::unique_ptr<RedisDomains> redis_domains;
+  RelayDomains* relay = &domains;
+  if (config.redis && !config.redis->domain_key.empty()) {
+    redis_domains =
+        std::make_unique<RedisDomains>(domains, *redis_client, config.redis->domain_key);
+    relay = redis_domains.get();
+  }
+  RcptPolicy policy(config.policy, *relay, table, cache.get(), sources, &registry);
 
   std::atomic<bool> stop{false};
   std::thread reloader(reload_on_sighup, std::ref(policy), config.access_table, std::ref(stop));
@@ -136,6 +178,9 @@ int main(int argc, char* argv[]) {
   } catch (const ldap::LdapError& e) {
     std::fprintf(stderr, "postern-rcpt: LDAP check failed: %s\n", e.what());
     return 69;  // EX_UNAVAILABLE
+  } catch (const redis::RedisError& e) {
+    std::fprintf(stderr, "postern-rcpt: Redis check failed: %s\n", e.what());
+    return 69;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "postern-rcpt: fatal: %s\n", e.what());
     return 1;

@@ -2,6 +2,8 @@
 #include "policyd/rcpt/rcpt_config.hpp"
 
 #include "common/config_error.hpp"
+#include "common/redis.hpp"
+#include "policyd/rcpt/redis_source.hpp"
 
 namespace postern::rcpt {
 namespace {
@@ -106,7 +108,23 @@ void add_rcpt_options(po::options_description& options) {
       ("ldap-timeout", seconds(5), "limit of one bind or search")                         //
       ("ldap-network-timeout", seconds(3), "limit of one connection attempt per server")  //
       ("ldap-pool-size", po::value<size_t>()->default_value(8)->value_name("N"),
-       "LDAP connections at most")                                                       //
+       "LDAP connections at most")  //
+      ("redis-url", text("")->value_name("URL"),
+       "Redis (redis://[:password@]host[:port][/db], unix:/path, redis-sentinel://host:port/"
+       "master): a recipient source after LDAP, relay domains, and with --redis-cache the "
+       "shared cache; empty: no Redis")  //
+      ("redis-recipient-key", text("VALI:%s")->value_name("TEMPLATE"),
+       "key that exists for a valid recipient (%s address, %u local part, %d domain; empty: "
+       "Redis is not a recipient source)")  //
+      ("redis-domain-key", text("VDOM:%d")->value_name("TEMPLATE"),
+       "key that exists for a domain we answer for, besides --relay-domains (empty: none)")  //
+      ("redis-cache", po::value<bool>()->default_value(false)->implicit_value(true),
+       "keep the positive and negative caches in Redis, shared by every gateway")  //
+      ("redis-cache-prefix", text("postern:rcpt:")->value_name("PREFIX"),
+       "key prefix of the cache entries in Redis")                            //
+      ("redis-timeout", seconds(1), "limit of one Redis connect or command")  //
+      ("redis-pool-size", po::value<size_t>()->default_value(8)->value_name("N"),
+       "Redis connections at most")                                                      //
       ("positive-ttl", seconds(3600), "cache an existing recipient this long (0: not)")  //
       ("negative-ttl", seconds(300), "cache an unknown recipient this long (0: not)")    //
       ("cache-size", po::value<size_t>()->default_value(100000)->value_name("N"),
@@ -127,7 +145,28 @@ RcptConfig build_rcpt_config(const DaemonOptions& options) {
   } catch (const ConfigError& e) {
     throw ConfigError(options.where("relay-domains") + ": " + e.what());
   }
-  if (domains.empty()) {
+  std::string redis_url = v["redis-url"].as<std::string>();
+  if (!redis_url.empty()) {
+    RcptConfig::Redis r;
+    r.url = redis_url;
+    (void)redis::parse_url(redis_url);  // ConfigError naming the bad part
+    r.recipient_key = v["redis-recipient-key"].as<std::string>();
+    r.domain_key = v["redis-domain-key"].as<std::string>();
+    for (const char* name : {"redis-recipient-key", "redis-domain-key"}) {
+      try {
+        check_key_template(v[name].as<std::string>());
+      } catch (const ConfigError& e) {
+        throw ConfigError(options.where(name) + ": " + e.what());
+      }
+    }
+    r.shared_cache = v["redis-cache"].as<bool>();
+    r.cache_prefix = v["redis-cache-prefix"].as<std::string>();
+    r.timeout_seconds = seconds_option(options, "redis-timeout", false);
+    r.pool_size = v["redis-pool-size"].as<size_t>();
+    if (r.pool_size == 0) throw ConfigError(options.where("redis-pool-size") + ": must be > 0");
+    config.redis = r;
+  }
+  if (domains.empty() && !(config.redis && !config.redis->domain_key.empty())) {
     throw ConfigError(options.where("relay-domains") + ": no domain to check recipients for");
   }
   config.access_table = v["access-table"].as<std::string>();

@@ -14,6 +14,11 @@ RcptFaultTests: slapd stopped → 450 4.4.3 (DEFER_IF_PERMIT, never 5xx), one ld
 several faults, accepted again once slapd is back; slapd frozen (SIGSTOP) → 450 4.4.3 within the
 LDAP timeout; the bind refused → 450 4.4.3.
 RcptFinalActionTests: --final-action reject → 550 5.1.1; dry-run → accepted and logged.
+RcptRedisTests (real redis-server, docker-postfix-redis keys): VALI:<address> valid, a domain
+listed only by VDOM:<domain> checked; Redis killed → 450 4.4.3 for what LDAP does not know, one
+backend-down line. RcptRedisCacheTests: --redis-cache keeps answers in Redis with the positive
+and negative TTLs, and another gateway's cached answer is used while slapd is down.
+RcptCheckConfigTests: --check-config exit codes and messages.
 
 Needs root and POSTERN_IT_RCPT_BIN (set by tests/integration/rcpt.cmake).
 """
@@ -30,9 +35,10 @@ import unittest
 import urllib.request
 
 import harness
+from redis_server import RedisServer
 from slapd_server import SlapdServer, group_ldif, public_folder_ldif, user_ldif
 
-SLAPD_OFF, METRICS_OFF = 6, 7  # in the harness's port block (0..5 are taken)
+SLAPD_OFF, METRICS_OFF, REDIS_OFF = 6, 7, 8  # in the harness's port block (0..5 are taken)
 
 DIRECTORY = (user_ldif("alice", "alice@example.org", ["a.smith@example.org",
                                                       "alice@legacy.example.org"])
@@ -56,11 +62,18 @@ def rcpt_binary():
 class RcptEnv:
     """Postfix + smtp-sink + slapd + postern-rcpt in one temp dir."""
 
-    def __init__(self, name, rcpt_args=(), bind_password=None):
+    def __init__(self, name, rcpt_args=(), bind_password=None, redis=False):
         binary = rcpt_binary()
-        self.env = harness.Env(name, relay_domains="example.org legacy.example.org example.net",
-                               adapter=harness.NoMilter())
+        self.env = harness.Env(name, relay_domains="example.org legacy.example.org example.net "
+                               "redis-only.example", adapter=harness.NoMilter())
+        self.redis = None
         try:
+            if redis:
+                self.redis = RedisServer(self.env.base + REDIS_OFF)
+                self.redis.start()
+                self.seed_redis()
+                rcpt_args = ["--redis-url", self.redis.url, "--redis-timeout", "0.5"] + list(
+                    rcpt_args)
             self.slapd = SlapdServer(self.env.tmp, self.env.base + SLAPD_OFF, ldif=DIRECTORY)
             self.slapd.start()
             self.table = os.path.join(self.env.tmp, "rcpt_access")
@@ -92,10 +105,19 @@ class RcptEnv:
             rcpt.stop()
         if slapd:
             slapd.stop()
+        if self.redis:
+            self.redis.stop()
         if self.env.failed and rcpt:
             sys.stderr.write("\n===== postern-rcpt stderr (%s) =====\n%s"
                              % (rcpt.log_path, rcpt.log()[-20000:]))
         self.env.close()
+
+    def seed_redis(self):
+        """The docker-postfix-redis key schema: VALI:<address>, VDOM:<domain>."""
+        for key, value in (("VALI:dave@example.org", "dave@example.org"),
+                           ("VALI:eve@redis-only.example", "eve@redis-only.example"),
+                           ("VDOM:redis-only.example", "redis-only.example")):
+            self.redis.command("SET", key, value)
 
     def rcpt_replies(self, rcpts, tag="t"):
         """One transaction: RCPT for each address; DATA when one was accepted. Returns
@@ -128,10 +150,11 @@ class RcptCase(harness.MarksEnvFailed, unittest.TestCase):
     NAME = "rcpt"
     ARGS = ()
     BIND_PASSWORD = None
+    REDIS = False
 
     @classmethod
     def setUpClass(cls):
-        cls.r = RcptEnv(cls.NAME, cls.ARGS, cls.BIND_PASSWORD)
+        cls.r = RcptEnv(cls.NAME, cls.ARGS, cls.BIND_PASSWORD, cls.REDIS)
 
     @classmethod
     def tearDownClass(cls):
@@ -305,6 +328,65 @@ class RcptFinalActionTests(unittest.TestCase):
                 r.close(failed=True)
                 raise
             r.close()
+
+
+class RcptRedisTests(RcptCase):
+    """Redis as the third source (after the table and LDAP) and for the relay domains."""
+    NAME = "rcpt-redis"
+    REDIS = True
+
+    def test_valid_in_redis_or_ldap(self):
+        for address in ("dave@example.org", "Dave@Example.org", "alice@example.org",
+                        "eve@redis-only.example"):
+            self.assert_reply(address, 250, "2.1.5")
+        self.assert_reply("nobody@example.org", 450, "4.1.1")
+        self.assert_reply("nobody@redis-only.example", 450, "4.1.1")  # VDOM: checked
+        self.assert_reply("nobody@example.net", 250, "2.1.5")  # neither listed nor VDOM
+
+    def test_redis_down_is_a_fault_not_unknown(self):
+        self.assert_reply("alice@example.org", 250, "2.1.5")  # LDAP answers first
+        self.r.redis.kill()
+        try:
+            # unknown to LDAP: Redis must be asked and cannot answer
+            for address in ("nobody2@example.org", "dave2@example.org"):
+                self.assert_reply(address, 450, "4.4.3")
+            self.assert_reply("bob.jones@example.org", 250, "2.1.5")  # LDAP knows him
+        finally:
+            self.r.redis.start()
+            self.r.seed_redis()
+        time.sleep(0.6)  # the client's retry interval after a failed connect
+        self.assert_reply("dave@example.org", 250, "2.1.5")
+        self.assertEqual(len(self.r.rcpt.events("backend-down", backend="rcpt-redis")), 1,
+                         self.r.rcpt.log())
+        self.assertEqual(len(self.r.rcpt.events("backend-up", backend="rcpt-redis")), 1)
+
+
+class RcptRedisCacheTests(RcptCase):
+    """--redis-cache: the positive and negative answers live in Redis, shared by gateways."""
+    NAME = "rcpt-redis-cache"
+    REDIS = True
+    ARGS = ("--redis-cache", "--positive-ttl", "3600", "--negative-ttl", "300")
+
+    def test_answers_shared_through_redis_with_their_ttls(self):
+        self.assert_reply("alice@example.org", 250, "2.1.5")
+        self.assert_reply("nobody@example.org", 450, "4.1.1")
+        r = self.r.redis
+        self.assertEqual(r.command("GET", "postern:rcpt:alice@example.org"), "1")
+        self.assertEqual(r.command("GET", "postern:rcpt:nobody@example.org"), "0")
+        self.assertTrue(3590_000 < r.command("PTTL", "postern:rcpt:alice@example.org")
+                        <= 3600_000)
+        self.assertTrue(290_000 < r.command("PTTL", "postern:rcpt:nobody@example.org")
+                        <= 300_000)
+        # Another gateway's answer, written to the shared cache, is used as is.
+        r.command("SET", "postern:rcpt:other-gw@example.org", "1", "PX", "60000")
+        self.r.slapd.stop()
+        try:
+            self.assert_reply("other-gw@example.org", 250, "2.1.5")
+            self.assert_reply("alice@example.org", 250, "2.1.5")
+            self.assert_reply("nobody@example.org", 450, "4.1.1")
+            self.assert_reply("not-cached@example.org", 450, "4.4.3")
+        finally:
+            self.r.slapd.start()
 
 
 class RcptCheckConfigTests(unittest.TestCase):
