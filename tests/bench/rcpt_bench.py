@@ -11,6 +11,8 @@ The directory (tests/integration/slapd_server.py, MDB, proxyAddresses indexed eq
   misses: a fresh daemon; every request a recipient never seen (the primaries of the other
           users interleaved with unknown addresses, 1 in 4), each once: every answer is an
           LDAP search (the AD default filter) on the pool of --ldap-pool-size connections.
+  hits-redis: as hits, with the caches in a real redis-server (--redis-cache): one GET per
+          request (redis-server's CPU in its own column).
 CPU per request is utime+stime (/proc/PID/stat) of postern-rcpt and of slapd over a phase,
 divided by its requests. The machine is shared: figures are disturbed by other load; CPU
 per request is the steadier number.
@@ -35,6 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from redis_server import RedisServer  # noqa: E402
 from slapd_server import SlapdServer  # noqa: E402
 
 DOMAIN = "bench.example"
@@ -70,7 +73,7 @@ def wait_port(port, timeout=15):
 
 
 class Daemon:
-    def __init__(self, build, tmp, slapd, port):
+    def __init__(self, build, tmp, slapd, port, extra=()):
         self.port = port
         self.log = open(os.path.join(tmp, "rcpt-%d.log" % time.monotonic_ns()), "w")
         self.proc = subprocess.Popen(
@@ -78,7 +81,7 @@ class Daemon:
              "--socket", "inet:%d@127.0.0.1" % port, "--log", "stderr", "--log-level", "warning",
              "--relay-domains", DOMAIN, "--ldap-servers", slapd.uri,
              "--ldap-search-base", slapd.suffix, "--ldap-bind-dn", slapd.reader_dn,
-             "--ldap-bind-password", slapd.reader_password],
+             "--ldap-bind-password", slapd.reader_password] + list(extra),
             stdout=self.log, stderr=self.log)
         wait_port(port)
 
@@ -107,13 +110,15 @@ def load(build, port, tmp, recipients, connections, duration=None, unique=False)
     return dict(re.findall(r"(\w+)=(\S+)", out))
 
 
-def measured(daemon, slapd, fn):
-    r0, s0 = cpu_seconds(daemon.proc.pid), cpu_seconds(slapd.proc.pid)
+def measured(daemon, slapd, fn, redis=None):
+    pids = {"rcpt": daemon.proc.pid, "slapd": slapd.proc.pid}
+    if redis:
+        pids["redis"] = redis.proc.pid
+    before = {k: cpu_seconds(p) for k, p in pids.items()}
     result = fn()
-    r1, s1 = cpu_seconds(daemon.proc.pid), cpu_seconds(slapd.proc.pid)
     n = max(1, int(result.get("requests", "0")))
-    result["rcpt_cpu_ms"] = "%.3f" % ((r1 - r0) * 1000 / n)
-    result["slapd_cpu_ms"] = "%.3f" % ((s1 - s0) * 1000 / n)
+    for k, p in pids.items():
+        result[k + "_cpu_ms"] = "%.3f" % ((cpu_seconds(p) - before[k]) * 1000 / n)
     return result
 
 
@@ -154,17 +159,34 @@ def main():
         daemon.stop()
         daemon = None
 
+        # The same hits with the cache in Redis (--redis-cache, shared by gateways).
+        redis = RedisServer(a.port + 3).start()
+        try:
+            daemon = Daemon(a.build, tmp, slapd, a.port + 4,
+                            ["--redis-url", redis.url, "--redis-cache",
+                             "--redis-recipient-key", "", "--redis-domain-key", ""])
+            load(a.build, daemon.port, tmp, hit_set, a.connections, unique=True)  # warm
+            row = measured(daemon, slapd, lambda: load(
+                a.build, daemon.port, tmp, hit_set, a.connections, duration=a.duration),
+                redis)
+            daemon.stop()
+            daemon = None
+        finally:
+            redis.stop()
+        rows.append(("hits-redis", row))
+
         print("connections=%d users=%d (load average %.1f %.1f %.1f on %d cores)"
               % ((a.connections, a.users) + os.getloadavg() + (os.cpu_count(),)))
-        print("%-7s %9s %7s %8s %8s %8s %12s %12s  actions"
+        print("%-10s %9s %7s %8s %8s %8s %12s %12s %12s  actions"
               % ("phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "rcpt CPU ms",
-                 "slapd CPU ms"))
+                 "slapd CPU ms", "redis CPU ms"))
         for name, r in rows:
             actions = " ".join("%s=%s" % (k[7:], v) for k, v in r.items()
                                if k.startswith("action_"))
-            print("%-7s %9s %7s %8s %8s %8s %12s %12s  %s"
+            print("%-10s %9s %7s %8s %8s %8s %12s %12s %12s  %s"
                   % (name, r.get("requests"), r.get("errors"), r.get("rps"), r.get("p50_ms"),
-                     r.get("p99_ms"), r["rcpt_cpu_ms"], r["slapd_cpu_ms"], actions))
+                     r.get("p99_ms"), r["rcpt_cpu_ms"], r["slapd_cpu_ms"],
+                     r.get("redis_cpu_ms", "-"), actions))
     finally:
         if daemon:
             daemon.stop()
