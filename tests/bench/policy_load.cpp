@@ -9,11 +9,15 @@
 // usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections 20]
 //                    [--duration SECONDS | --count N] --domains FILE [--clients 1000]
 //                    [--senders 1000] [--seed N] [--unique] [--timeout SECONDS]
+//                    [--recipients FILE [--unique-recipients]]
 //
 //   --domains FILE  one sender domain per line
 //   --unique        each request uses the next domain of FILE (once each; stops when all are
 //                   used): every check sees a cold cache
 //   --count N       stop after N requests in all (default: run --duration, 10 s)
+//   --recipients FILE  one recipient address per line, each request picks one at random
+//                   (default: recipient=user@rcpt.example); with --unique-recipients each
+//                   request uses the next one of FILE (once each; stops when all are used)
 //
 // Prints one line of key=value pairs: requests, errors, seconds, rps, p50_ms, p99_ms,
 // max_ms, and a count per action verb (action_DUNNO=…, action_PREPEND=…). Exit status 0
@@ -56,6 +60,8 @@ struct Options {
   unsigned seed = 1;
   bool unique = false;
   double timeout = 30.0;
+  std::string recipients_file;
+  bool unique_recipients = false;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -63,7 +69,8 @@ struct Options {
   std::fprintf(stderr,
                "usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections N]\n"
                "                   [--duration S | --count N] --domains FILE [--clients N]\n"
-               "                   [--senders N] [--seed N] [--unique] [--timeout S]\n");
+               "                   [--senders N] [--seed N] [--unique] [--timeout S]\n"
+               "                   [--recipients FILE [--unique-recipients]]\n");
   std::exit(2);
 }
 
@@ -95,10 +102,16 @@ Options parse(int argc, char** argv) {
       o.unique = true;
     else if (a == "--timeout")
       o.timeout = std::stod(value());
+    else if (a == "--recipients")
+      o.recipients_file = value();
+    else if (a == "--unique-recipients")
+      o.unique_recipients = true;
     else
       usage(("unknown option " + a).c_str());
   }
   if (o.socket.empty() || o.domains_file.empty()) usage("--socket and --domains are required");
+  if (o.unique_recipients && (o.recipients_file.empty() || o.unique))
+    usage("--unique-recipients needs --recipients and not --unique");
   if (o.connections < 1 || o.clients < 1 || o.senders < 1)
     usage("--connections, --clients and --senders must be at least 1");
   return o;
@@ -174,9 +187,10 @@ std::string random_local(std::mt19937_64& rng) {
 struct Shared {
   const Options* opt = nullptr;
   std::vector<std::string> clients;
-  std::vector<std::string> senders;  // local@domain (not --unique)
-  std::vector<std::string> domains;  // --unique
-  std::atomic<long> next{0};         // requests started (--count / --unique)
+  std::vector<std::string> senders;     // local@domain (not --unique)
+  std::vector<std::string> domains;     // --unique
+  std::vector<std::string> recipients;  // --recipients
+  std::atomic<long> next{0};            // requests started (--count / --unique)
   std::atomic<bool> stop{false};
   Clock::time_point deadline;
 };
@@ -228,14 +242,19 @@ void worker(Shared& sh, int id, Result& res) {
   std::string buf, reply, req;
   long serial = 0;
   while (!sh.stop.load(std::memory_order_relaxed)) {
-    std::string sender;
-    if (o.unique || o.count >= 0) {
+    std::string sender, recipient = "user@rcpt.example";
+    bool once = o.unique || o.unique_recipients;
+    if (once || o.count >= 0) {
       long n = sh.next.fetch_add(1);
       if ((o.count >= 0 && n >= o.count) || (o.unique && n >= static_cast<long>(sh.domains.size())))
         break;
+      if (o.unique_recipients && n >= static_cast<long>(sh.recipients.size())) break;
       if (o.unique) sender = random_local(rng) + "@" + sh.domains[static_cast<size_t>(n)];
+      if (o.unique_recipients) recipient = sh.recipients[static_cast<size_t>(n)];
     }
-    if (Clock::now() >= sh.deadline && o.count < 0 && !o.unique) break;
+    if (!o.unique_recipients && !sh.recipients.empty())
+      recipient = sh.recipients[rng() % sh.recipients.size()];
+    if (Clock::now() >= sh.deadline && o.count < 0 && !once) break;
     if (sender.empty()) sender = sh.senders[rng() % sh.senders.size()];
     const std::string& client = sh.clients[rng() % sh.clients.size()];
     auto at = sender.find('@');
@@ -244,7 +263,7 @@ void worker(Shared& sh, int id, Result& res) {
     req += "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n";
     req += "client_address=" + client + "\nclient_name=unknown\n";
     req += "reverse_client_name=unknown\nhelo_name=mail." + domain + "\n";
-    req += "sender=" + sender + "\nrecipient=user@rcpt.example\nrecipient_count=0\n";
+    req += "sender=" + sender + "\nrecipient=" + recipient + "\nrecipient_count=0\n";
     // instance: unique across runs too (the pid), or a service's per-message cache would answer
     // a second run's requests from the first's
     req += "queue_id=\ninstance=" + std::to_string(::getpid()) + "." + std::to_string(id) + "." +
@@ -286,6 +305,13 @@ int main(int argc, char** argv) {
       if (!line.empty() && line[0] != '#') sh.domains.push_back(line);
   }
   if (sh.domains.empty()) usage("no domains");
+  if (!o.recipients_file.empty()) {
+    std::ifstream in(o.recipients_file);
+    if (!in) usage(("cannot read " + o.recipients_file).c_str());
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') sh.recipients.push_back(line);
+    if (sh.recipients.empty()) usage("no recipients");
+  }
   std::mt19937_64 rng(o.seed);
   for (int i = 0; i < o.clients; ++i) sh.clients.push_back(random_client(rng));
   for (int i = 0; i < o.senders; ++i)
