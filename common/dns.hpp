@@ -37,7 +37,10 @@ struct Answer {
   std::vector<MxRecord> mx;          // MX, in answer order
   std::vector<std::string> names;    // PTR targets / CNAME target, lower-case, no trailing dot
   bool secure = false;               // DNSSEC-validated (when validation is on)
-  std::string why;                   // for logs when status != NoError ("timeout after 5 s")
+  /// Seconds the answer may be reused (the records' TTL, or the negative-answer TTL of an
+  /// NXDOMAIN/NODATA); 0 when unknown or not to be reused. Temporary outcomes carry 0.
+  uint32_t ttl = 0;
+  std::string why;  // for logs when status != NoError ("timeout after 5 s")
 };
 
 /// What any resolver offers; tests substitute an in-memory one.

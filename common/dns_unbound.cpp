@@ -191,12 +191,17 @@ Answer answer_from(const ub_result& result, RrType type) {
   if (result.bogus)
     return failed(Status::Error, std::string("DNSSEC bogus: ") +
                                      (result.why_bogus ? result.why_bogus : "no reason given"));
-  if (result.rcode == rcode_nxdomain) return failed(Status::NxDomain, "NXDOMAIN");
+  if (result.rcode == rcode_nxdomain) {
+    Answer answer = failed(Status::NxDomain, "NXDOMAIN");
+    answer.ttl = result.ttl > 0 ? static_cast<uint32_t>(result.ttl) : 0;
+    return answer;
+  }
   if (result.rcode == rcode_servfail) return failed(Status::ServFail, "SERVFAIL");
   if (result.rcode != 0) return failed(Status::Error, "rcode " + std::to_string(result.rcode));
   Answer answer;
   answer.status = Status::NoError;
   answer.secure = result.secure != 0;
+  answer.ttl = result.ttl > 0 ? static_cast<uint32_t>(result.ttl) : 0;
   for (int i = 0; result.havedata && result.data[i]; ++i) {
     const auto* bytes = reinterpret_cast<const uint8_t*>(result.data[i]);
     std::size_t length = result.len[i] > 0 ? static_cast<std::size_t>(result.len[i]) : 0;
