@@ -10,9 +10,11 @@
 // (ub_ctx_set_fwd; HOST must be a numeric IPv4/IPv6 address, PORT 1..65535, default 53);
 // otherwise the nameservers of /etc/resolv.conf (ub_ctx_resolvconf). /etc/hosts is NOT read
 // (ub_ctx_hosts): SPF, DKIM and DMARC must see what the world's DNS says, not local aliases.
-// Loopback servers are allowed (do-not-query-localhost: no). The cache is libunbound's
-// (message + RRset caches, TTL-bound, negative answers included). Names libunbound would answer
-// itself: see unbound_options below.
+// Loopback servers are allowed (do-not-query-localhost: no). DNSSEC: validated only with a
+// trust anchor file (ResolverConfig::trust_anchor_file, ub_ctx_add_ta_file); without one,
+// libunbound's validator has nothing to start from and every answer is insecure. The cache is
+// libunbound's (message + RRset caches, TTL-bound, negative answers included). Names libunbound
+// would answer itself: see unbound_options below.
 //
 // CNAME: libunbound follows chains itself; a TXT query for an alias answers with the target's
 // TXT records (tests/unit/common_dns_test.cpp checks it). A query for type CNAME returns the
@@ -26,6 +28,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -122,7 +126,17 @@ UbCtx make_context(const ResolverConfig& config) {
     std::string address = forwarder_address(config.dns_server);
     check_ub(ub_ctx_set_fwd(ctx.get(), address.c_str()), "--dns-server '" + address + "'");
   }
-  check_ub(ub_ctx_zone_remove(ctx.get(), "test."), "ub_ctx_zone_remove test.");  // finalizes
+  std::string finalizing = "ub_ctx_zone_remove test.";
+  if (const std::string& file = config.trust_anchor_file; !file.empty()) {
+    errno = 0;
+    if (!std::ifstream(file)) {
+      config_fail("--dns-trust-anchor '" + file +
+                  "': cannot read: " + std::strerror(errno ? errno : ENOENT));
+    }
+    check_ub(ub_ctx_add_ta_file(ctx.get(), file.c_str()), "--dns-trust-anchor '" + file + "'");
+    finalizing = "--dns-trust-anchor '" + file + "' (not DS/DNSKEY records in zone-file format?)";
+  }
+  check_ub(ub_ctx_zone_remove(ctx.get(), "test."), finalizing);  // finalizes: reads the file
   return ctx;
 }
 

@@ -118,6 +118,7 @@ dns::ResolverConfig build_resolver_config(const po::variables_map& values) {
   dns::ResolverConfig resolver;
   resolver.dns_server = values["dns-server"].as<std::string>();
   resolver.timeout_seconds = values["dns-timeout"].as<double>();
+  resolver.trust_anchor_file = values["dns-trust-anchor"].as<std::string>();
   if (!(resolver.timeout_seconds > 0) || resolver.timeout_seconds > 60) {
     throw ConfigError("option --dns-timeout: must be more than 0 and at most 60 seconds");
   }
@@ -217,6 +218,9 @@ void add_verify_options(po::options_description& options) {
        "forward DNS queries there (default: the servers of /etc/resolv.conf)")  //
       ("dns-timeout", po::value<double>()->default_value(5)->value_name("SECONDS"),
        "limit for one key lookup; past it the signature is a temperror")  //
+      ("dns-trust-anchor", po::value<std::string>()->default_value("")->value_name("FILE"),
+       "DNSSEC-validate DNS answers from these DS/DNSKEY trust anchors (e.g. Debian's "
+       "/usr/share/dns/root.key); a bogus answer is a temperror; default off")  //
       ("dns-cache-size", po::value<int64_t>()->default_value(10000)->value_name("N"),
        "DNS answers kept in process for their TTL (at most 1 h), so repeated key and DMARC "
        "lookups skip libunbound's thread hand-off; 0: off")  //

@@ -6,3 +6,7 @@ if(TARGET postern-dkim)
                              UNITTEST test_dkim_dmarc.${cls})
   endforeach()
 endif()
+# --dns-trust-anchor: DNSSEC validation of key lookups (bogus → temperror).
+if(TARGET postern-dkim)
+  postern_integration_test(NAME integration.dkim.DnssecTests UNITTEST test_dkim_dnssec.DnssecTests)
+endif()

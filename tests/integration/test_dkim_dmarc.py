@@ -46,7 +46,7 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
             raise unittest.SkipTest("postern-dkim only")
         try:
             cls.dns = harness.ZoneServer(cls.env.tmp, cls.env.base + harness.DNS_OFF,
-                                         cls.zone)
+                                         cls.make_zone())
             cls.dns.start()
             sets = ["myhostname=%s" % AUTHSERV_ID]
             if cls.with_spf:
@@ -63,11 +63,20 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
             cls.env.start_milter(harness.MilterSpec(
                 [], [], extra_args=["--mode", "verify", "--dns-server",
                                     "127.0.0.1@%d" % cls.dns.port, "--dns-timeout", "1"]
-                + list(cls.milter_args)))
+                + cls.make_milter_args()))
         except Exception:
             cls.env.failed = True
             cls.tearDownClass()
             raise
+
+    @classmethod
+    def make_zone(cls):
+        """The zone served; cls.env exists (subclasses may add keys)."""
+        return cls.zone
+
+    @classmethod
+    def make_milter_args(cls):
+        return list(cls.milter_args)
 
     @classmethod
     def tearDownClass(cls):
