@@ -36,7 +36,7 @@ python3-dnslib (and valgrind for --instructions); run it with /usr/bin/python3. 
 --port-base .. +2 (SMTP, sink, milter; default 22100) and 53, all on the namespace's own
 loopback. Not part of ctest: figures, not pass/fail.
 
-Figures: see tests/bench/README.md.
+Figures of the last run: tests/bench/README.md.
 """
 import argparse
 import base64
