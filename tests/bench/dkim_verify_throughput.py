@@ -10,8 +10,9 @@ Both milters resolve the key from the same real DNS server: Debian's unbound, st
 bench with the zone as local-data (the key's TXT record, _dmarc.bench.example "v=DMARC1;
 p=none", every other name NXDOMAIN), on 127.0.0.1 port 53 — of a private network and mount
 namespace (the script re-executes itself under `unshare --net --mount`), because OpenDKIM's
-Nameservers option takes addresses only (port 53) and its ResolverConfiguration (an unbound
-config file) is parsed per lookup from several threads and dies in libunbound's config scanner.
+Nameservers option takes addresses only (port 53); its ResolverConfiguration (an unbound config
+file forwarding to another port) made OpenDKIM die in libunbound's config scanner in an earlier
+version of this bench ("fatal flex scanner internal error", the file parsed from several threads).
 postern-dkim (--mode verify) uses --dns-server 127.0.0.1, OpenDKIM (Mode v) Nameservers
 127.0.0.1; both resolve through libunbound, which caches. postern-dkim also evaluates DMARC
 (its default; OpenDKIM does no DMARC): one more TXT lookup per message (--no-dmarc: off).
