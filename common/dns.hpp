@@ -37,7 +37,10 @@ struct Answer {
   std::vector<MxRecord> mx;          // MX, in answer order
   std::vector<std::string> names;    // PTR targets / CNAME target, lower-case, no trailing dot
   bool secure = false;               // DNSSEC-validated (when validation is on)
-  std::string why;                   // for logs when status != NoError ("timeout after 5 s")
+  /// Seconds the answer may be reused (the records' TTL, or the negative-answer TTL of an
+  /// NXDOMAIN/NODATA); 0 when unknown or not to be reused. Temporary outcomes carry 0.
+  uint32_t ttl = 0;
+  std::string why;  // for logs when status != NoError ("timeout after 5 s")
 };
 
 /// What any resolver offers; tests substitute an in-memory one.
@@ -54,6 +57,11 @@ struct ResolverConfig {
   std::string dns_server;
   /// Per-query limit in seconds (> 0).
   double timeout_seconds = 5;
+  /// "" = no DNSSEC validation (Answer::secure stays false). Else a file of trust anchors, DS
+  /// or DNSKEY records in zone-file format (Debian: /usr/share/dns/root.key): answers are
+  /// validated (RFC 4035 §5) and a bogus one is Status::Error "DNSSEC bogus: ...". The servers
+  /// asked must then pass DNSSEC records on (any DNSSEC-aware recursive resolver does).
+  std::string trust_anchor_file;
 };
 
 /// libunbound resolver with its cache, shared by all threads. Throws ConfigError for a bad

@@ -10,9 +10,11 @@
 // (ub_ctx_set_fwd; HOST must be a numeric IPv4/IPv6 address, PORT 1..65535, default 53);
 // otherwise the nameservers of /etc/resolv.conf (ub_ctx_resolvconf). /etc/hosts is NOT read
 // (ub_ctx_hosts): SPF, DKIM and DMARC must see what the world's DNS says, not local aliases.
-// Loopback servers are allowed (do-not-query-localhost: no). The cache is libunbound's
-// (message + RRset caches, TTL-bound, negative answers included). Names libunbound would answer
-// itself: see unbound_options below.
+// Loopback servers are allowed (do-not-query-localhost: no). DNSSEC: validated only with a
+// trust anchor file (ResolverConfig::trust_anchor_file, ub_ctx_add_ta_file); without one,
+// libunbound's validator has nothing to start from and every answer is insecure. The cache is
+// libunbound's (message + RRset caches, TTL-bound, negative answers included). Names libunbound
+// would answer itself: see unbound_options below.
 //
 // CNAME: libunbound follows chains itself; a TXT query for an alias answers with the target's
 // TXT records (tests/unit/common_dns_test.cpp checks it). A query for type CNAME returns the
@@ -26,6 +28,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -123,7 +127,17 @@ UbCtx make_context(const ResolverConfig& config) {
     std::string address = forwarder_address(config.dns_server);
     check_ub(ub_ctx_set_fwd(ctx.get(), address.c_str()), "--dns-server '" + address + "'");
   }
-  check_ub(ub_ctx_zone_remove(ctx.get(), "test."), "ub_ctx_zone_remove test.");  // finalizes
+  std::string finalizing = "ub_ctx_zone_remove test.";
+  if (const std::string& file = config.trust_anchor_file; !file.empty()) {
+    errno = 0;
+    if (!std::ifstream(file)) {
+      config_fail("--dns-trust-anchor '" + file +
+                  "': cannot read: " + std::strerror(errno ? errno : ENOENT));
+    }
+    check_ub(ub_ctx_add_ta_file(ctx.get(), file.c_str()), "--dns-trust-anchor '" + file + "'");
+    finalizing = "--dns-trust-anchor '" + file + "' (not DS/DNSKEY records in zone-file format?)";
+  }
+  check_ub(ub_ctx_zone_remove(ctx.get(), "test."), finalizing);  // finalizes: reads the file
   return ctx;
 }
 
@@ -216,7 +230,11 @@ Answer answer_from(const ub_result& result, RrType type) {
   if (result.bogus)
     return failed(Status::Error, std::string("DNSSEC bogus: ") +
                                      (result.why_bogus ? result.why_bogus : "no reason given"));
-  if (result.rcode == rcode_nxdomain) return failed(Status::NxDomain, "NXDOMAIN");
+  if (result.rcode == rcode_nxdomain) {
+    Answer answer = failed(Status::NxDomain, "NXDOMAIN");
+    answer.ttl = result.ttl > 0 ? static_cast<uint32_t>(result.ttl) : 0;
+    return answer;
+  }
   if (result.rcode == rcode_servfail) {
     if (auto answer = salvaged_from_packet(result, type)) return std::move(*answer);
     return failed(Status::ServFail, "SERVFAIL");
@@ -225,6 +243,7 @@ Answer answer_from(const ub_result& result, RrType type) {
   Answer answer;
   answer.status = Status::NoError;
   answer.secure = result.secure != 0;
+  answer.ttl = result.ttl > 0 ? static_cast<uint32_t>(result.ttl) : 0;
   for (int i = 0; result.havedata && result.data[i]; ++i) {
     const auto* bytes = reinterpret_cast<const uint8_t*>(result.data[i]);
     std::size_t length = result.len[i] > 0 ? static_cast<std::size_t>(result.len[i]) : 0;

@@ -96,7 +96,7 @@ struct KeyLookup {
 
 // The key checks of §6.1.2 steps 6-10 plus RFC 8301 sizes; "" when usable.
 std::pair<DkimResult, std::string> check_key(const Signature& sig, const KeyRecord& record,
-                                             PublicKey& key) {
+                                             PublicKeyCache* cache, PublicKey& key) {
   if (record.revoked()) return {DkimResult::Fail, "key revoked"};
   KeyType wanted = sig.algorithm == Algorithm::Ed25519Sha256 ? KeyType::Ed25519 : KeyType::Rsa;
   if (record.key_type != wanted) return {DkimResult::Permerror, "key type k= does not match a="};
@@ -107,7 +107,7 @@ std::pair<DkimResult, std::string> check_key(const Signature& sig, const KeyReco
       return {DkimResult::Fail, "key t=s forbids an i= subdomain"};
     }
   }
-  key = load_public_key(record);
+  key = cache ? cache->load(record) : load_public_key(record);
   if (!key.pkey) {
     return {key.reason == "bad public key" ? DkimResult::Permerror : DkimResult::Fail, key.reason};
   }
@@ -264,7 +264,7 @@ struct MessageVerifier::Impl {
     if (key.result != DkimResult::Pass) return set(key.result, key.reason);
     r.testing = key.record.testing;
     PublicKey public_key;
-    if (auto [result, reason] = check_key(sig, key.record, public_key);
+    if (auto [result, reason] = check_key(sig, key.record, config.key_cache.get(), public_key);
         result != DkimResult::Pass) {
       return set(result, reason);
     }

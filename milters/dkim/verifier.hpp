@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/dns.hpp"
+#include "milters/dkim/key_cache.hpp"
 #include "milters/dkim/signature.hpp"
 
 namespace postern::dkim {
@@ -27,6 +28,8 @@ struct VerifierConfig {
   /// With l=, body content after the signed length makes the result `policy` instead of
   /// `pass` (RFC 6376 §8.2: an attacker can append anything there).
   bool unsigned_tail_fails = false;
+  /// Loaded public keys shared by all messages (thread-safe); null: decode p= every time.
+  std::shared_ptr<PublicKeyCache> key_cache;
 };
 
 /// The verdict on one DKIM-Signature field, with what Authentication-Results reports.

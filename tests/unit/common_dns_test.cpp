@@ -59,6 +59,7 @@ std::string zone_json() {
   "servfail.test": {"RCODE": "SERVFAIL"},
   "slow.test": {"TIMEOUT": true},
   "uncached.test": {"A": ["192.0.2.5"]},
+  "dnssec.test": {"A": ["192.0.2.6"]},
 )";
   for (int i = 0; i < thread_names; ++i)
     zone += "  \"t" + std::to_string(i) + ".test\": {\"A\": [\"198.51.100." + std::to_string(i) +
@@ -293,6 +294,26 @@ TEST_F(DnsTest, ManyThreadsAtOnce) {
   EXPECT_EQ(answered.load(), 8 * 3 * thread_names);
 }
 
+// A trust anchor for "test." (a made-up DS) while the server signs nothing: libunbound finds no
+// DNSKEY for test., so every answer below it is bogus — proof that answers are validated.
+TEST_F(DnsTest, TrustAnchorValidatesAnswers) {
+  fs::path anchor = dir_ / "test-anchor.ds";
+  std::ofstream(anchor) << "test. 3600 IN DS 12345 13 2 "
+                           "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n";
+  postern::dns::ResolverConfig config;
+  config.dns_server = server_address();
+  config.timeout_seconds = 2;
+  config.trust_anchor_file = anchor.string();
+  Answer answer = postern::dns::make_resolver(config)->query("dnssec.test", RrType::A);
+  EXPECT_EQ(answer.status, Status::Error);
+  EXPECT_TRUE(answer.why.starts_with("DNSSEC bogus")) << answer.why;
+  EXPECT_FALSE(answer.secure);
+  // Without the anchor the same name resolves (insecure).
+  Answer plain = query("dnssec.test", RrType::A);
+  EXPECT_EQ(plain.status, Status::NoError) << plain.why;
+  EXPECT_FALSE(plain.secure);
+}
+
 TEST_F(DnsTest, BadNameIsError) {
   EXPECT_EQ(query("", RrType::A).status, Status::Error);
   EXPECT_EQ(query(std::string("a\0b.test", 8), RrType::A).status, Status::Error);
@@ -310,6 +331,29 @@ TEST(DnsConfig, BadServerOrTimeoutIsConfigError) {
     config.dns_server = "127.0.0.1";
     config.timeout_seconds = timeout;
     EXPECT_THROW(postern::dns::make_resolver(config), postern::ConfigError) << timeout;
+  }
+}
+
+TEST(DnsConfig, TrustAnchorFileMustBeReadableAndValid) {
+  postern::dns::ResolverConfig config;
+  config.dns_server = "127.0.0.1";
+  config.trust_anchor_file = "/nonexistent/root.key";
+  try {
+    postern::dns::make_resolver(config);
+    ADD_FAILURE() << "no ConfigError for a missing trust anchor file";
+  } catch (const postern::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'/nonexistent/root.key': cannot read"), std::string::npos)
+        << e.what();
+  }
+  fs::path garbage =
+      fs::temp_directory_path() / ("postern-dns-anchor-" + std::to_string(::getpid()) + ".key");
+  std::ofstream(garbage) << "this is not a zone file\n";
+  config.trust_anchor_file = garbage.string();
+  EXPECT_THROW(postern::dns::make_resolver(config), postern::ConfigError);
+  fs::remove(garbage);
+  if (fs::exists("/usr/share/dns/root.key")) {  // Debian's dns-root-data
+    config.trust_anchor_file = "/usr/share/dns/root.key";
+    EXPECT_NO_THROW(postern::dns::make_resolver(config));
   }
 }
 
