@@ -470,6 +470,41 @@ class AvReloadTests(AvTestCase):
         os.unlink(os.path.join(self.db, "broken.ndb"))
 
 
+class AvCheckConfigTests(unittest.TestCase):
+    """--check-config loads the database: OK with the signature count, exit 1
+    with libclamav's reason for an empty one, 78 for a bad option."""
+
+    def setUp(self):
+        self.binary = av_binary()
+        import tempfile
+        self.tmp = tempfile.mkdtemp(prefix="postern-av-check-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def check(self, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTERN_")}
+        p = subprocess.run([self.binary, "--check-config", "--tmp-dir", self.tmp] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=60, env=env)
+        return p.returncode, p.stdout
+
+    def test_check_config(self):
+        db = os.path.join(self.tmp, "db")
+        make_db(db, 10)
+        rc, out = self.check("--database", db)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("configuration OK, 12 signatures in %s" % db, out)
+        empty = os.path.join(self.tmp, "empty")
+        os.makedirs(empty)
+        rc, out = self.check("--database", empty)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("cannot load database %s" % empty, out)
+        rc, out = self.check("--database", db, "--on-virus", "bounce")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("option --on-virus: 'bounce'", out)
+
+
 # --------------------------------------------------------------------------
 # Supervision
 
