@@ -98,8 +98,8 @@ void add_av_options(po::options_description& options) {
       ("heuristic-alerts", po::value<bool>()->default_value(true)->implicit_value(true),
        "report heuristic detections (as clamscan and clamd do by default)")  //
       ("watch-database", po::value<bool>()->default_value(true)->implicit_value(true),
-       "reload the engine when the database directory changes (inotify); SIGUSR2 always "
-       "reloads")  //
+       "reload the engine when the database directory changes (inotify); SIGHUP and SIGUSR2 "
+       "reload in any case")  //
       ("reload-settle", po::value<int64_t>()->default_value(1000)->value_name("MS"),
        "reload once the database directory has been quiet this long, in milliseconds");
 }

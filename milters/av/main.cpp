@@ -1,17 +1,13 @@
 // main.cpp — postern-av: the ClamAV milter with libclamav in-process. Options → configuration
 // → engine reloader (background) + milter loop. Readiness (--ready-fd, /healthz) once the
 // socket listens and an engine is loaded; until an engine is there every message is
-// tempfailed. SIGUSR2 reloads the database (as it does for clamd); SIGHUP, SIGTERM and SIGINT
-// stop (libmilter's signal handling).
-#include <pthread.h>
-#include <signal.h>
-#include <sys/signalfd.h>
+// tempfailed. SIGHUP and SIGUSR2 (clamd's) reload the database (reload_signals.hpp); SIGTERM
+// and SIGINT stop (libmilter's signal handling).
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 #include <mutex>
-#include <system_error>
 
 #include "common/config_error.hpp"
 #include "common/fd.hpp"
@@ -24,6 +20,7 @@
 #include "milters/av/av_config.hpp"
 #include "milters/av/av_session.hpp"
 #include "milters/av/engine.hpp"
+#include "milters/av/reload_signals.hpp"
 #include "milters/av/reloader.hpp"
 
 #include <libmilter/mfapi.h>
@@ -55,20 +52,6 @@ class Readiness {
   bool listening_ = false, engine_ = false, notified_ = false;
 };
 
-// SIGUSR2 blocked in every thread (threads inherit the mask of main) and readable on a
-// signalfd for the reloader.
-Fd reload_signal_fd() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR2);
-  if (int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
-    throw std::system_error(rc, std::generic_category(), "pthread_sigmask");
-  }
-  Fd fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
-  if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
-  return fd;
-}
-
 int check_config(const av::AvConfig& config) {
   auto engine = av::Engine::load(config.engine);  // EngineError: reported by main()
   std::printf("postern-av: configuration OK, %u signatures in %s\n", engine->signatures(),
@@ -86,7 +69,7 @@ int run(int argc, const char* const argv[]) {
   av::AvConfig config = av::build_av_config(options.values());
   if (common.check_config) return check_config(config);
 
-  Fd signal_fd = reload_signal_fd();  // before any thread starts
+  Fd signal_fd = av::reload_signal_fd();  // before any thread starts
   metrics::Registry registry;
   metrics::Health health;
   av::AvMetrics av_metrics(registry);

@@ -1,7 +1,7 @@
 // reloader.hpp — keeps an EngineSlot filled: loads the engine in a background thread at
 // start, then again whenever the database directory changes (inotify: a file written,
 // renamed, created or deleted there; reloaded once no event came for `settle_ms`, so a
-// freshclam update is read once, complete) or a reload is requested (SIGUSR2 through a
+// freshclam update is read once, complete) or a reload is requested (SIGHUP or SIGUSR2 through a
 // signalfd, or request_reload()). The new engine is compiled while the old one keeps
 // scanning, then swapped in atomically; scans in flight finish on the old one. A failed load
 // keeps the old engine (or none) and reports why.

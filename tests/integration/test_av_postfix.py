@@ -414,7 +414,8 @@ class AvNoEngineTests(AvTestCase):
 class AvReloadTests(AvTestCase):
     """Database changes while messages flow: every message is answered
     (delivered), none lost or tempfailed; a new signature takes effect; a
-    broken database keeps the old engine; SIGUSR2 reloads."""
+    broken database keeps the old engine; SIGHUP and SIGUSR2 reload (and
+    do not stop the milter)."""
 
     synthetic = 2000
 
@@ -440,7 +441,7 @@ class AvReloadTests(AvTestCase):
                 time.sleep(0.6)
             make_db(self.db, 4000, late=True)
             time.sleep(0.6)
-            os.kill(self.env.milter_proc.pid, signal.SIGUSR2)
+            os.kill(self.env.milter_proc.pid, signal.SIGHUP)
             self.assertLogged("engine-loaded", "reason=request")
             time.sleep(0.3)
         finally:
@@ -468,6 +469,14 @@ class AvReloadTests(AvTestCase):
         self.assertRejected(with_attachment("still", "eicar.com", EICAR), 550)
         self.env.send_and_wait(plain("still clean"))
         os.unlink(os.path.join(self.db, "broken.ndb"))
+        requests = self.env.milter_stderr().count("reason=request")
+        os.kill(self.env.milter_proc.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 10
+        while self.env.milter_stderr().count("reason=request") == requests:
+            self.assertLess(time.monotonic(), deadline, "no reload after SIGUSR2")
+            time.sleep(0.05)
+        self.assertIsNone(self.env.milter_proc.poll(), "the milter stopped")
+        self.assertRejected(with_attachment("after usr2", "eicar.com", EICAR), 550)
 
 
 class AvCheckConfigTests(unittest.TestCase):
