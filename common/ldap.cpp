@@ -281,7 +281,7 @@ std::unique_ptr<Client::Connection> Client::connect_to(size_t server) {
   LDAP* raw = nullptr;
   int rc = ldap_initialize(&raw, uri.c_str());
   if (rc != LDAP_SUCCESS) {
-    throw LdapError(LdapError::Kind::Unavailable, rc, uri + ": " + error_text(nullptr, rc));
+    throw LdapError(LdapError::Kind::Unavailable, rc, uri + ": " + error_text(nullptr, rc), uri);
   }
   auto connection = std::make_unique<Connection>();
   connection->ld.reset(raw);
@@ -305,7 +305,7 @@ std::unique_ptr<Client::Connection> Client::connect_to(size_t server) {
     rc = ldap_start_tls_s(ld, nullptr, nullptr);
     if (rc != LDAP_SUCCESS) {
       throw LdapError(fault_kind(rc, LdapError::Kind::Unavailable), rc,
-                      uri + ": StartTLS: " + error_text(ld, rc));
+                      uri + ": StartTLS: " + error_text(ld, rc), uri);
     }
   }
   berval password{};
@@ -315,7 +315,7 @@ std::unique_ptr<Client::Connection> Client::connect_to(size_t server) {
   rc = ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &password, nullptr, nullptr, nullptr);
   if (rc != LDAP_SUCCESS) {
     throw LdapError(fault_kind(rc, LdapError::Kind::Bind), rc,
-                    uri + ": bind as '" + config_.bind_dn + "': " + error_text(ld, rc));
+                    uri + ": bind as '" + config_.bind_dn + "': " + error_text(ld, rc), uri);
   }
   return connection;
 }
@@ -334,6 +334,7 @@ std::unique_ptr<Client::Connection> Client::open_connection() {
   }
   std::optional<LdapError> last;
   std::string failures;
+  std::string tried;  // the URIs, space-separated
   for (size_t i : order) {
     try {
       auto connection = connect_to(i);
@@ -347,11 +348,13 @@ std::unique_ptr<Client::Connection> Client::open_connection() {
                                     std::chrono::duration<double>(config_.retry_seconds));
       if (!failures.empty()) failures += "; ";
       failures += e.what();
+      if (!tried.empty()) tried += ' ';
+      tried += servers_[i].uri;
       // A refused bind says more than a later server's connection failure: keep it.
       if (!last || last->kind() != LdapError::Kind::Bind) last = e;
     }
   }
-  throw LdapError(last->kind(), last->code(), failures);
+  throw LdapError(last->kind(), last->code(), failures, tried);
 }
 
 std::unique_ptr<Client::Connection> Client::acquire() {
@@ -413,7 +416,8 @@ std::vector<Entry> Client::run_search(Connection& connection, const SearchReques
   if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
     throw LdapError(fault_kind(rc, LdapError::Kind::Search), rc,
                     servers_[connection.server].uri + ": search base='" + request.base +
-                        "' filter='" + request.filter + "': " + error_text(ld, rc));
+                        "' filter='" + request.filter + "': " + error_text(ld, rc),
+                    servers_[connection.server].uri);
   }
   std::vector<Entry> entries;
   for (LDAPMessage* e = ldap_first_entry(ld, result.get()); e; e = ldap_next_entry(ld, e)) {
@@ -443,8 +447,9 @@ std::vector<Entry> Client::search(const SearchRequest& request) {
     try {
       connection = acquire();
       auto entries = run_search(*connection, request);
+      const std::string& server = servers_[connection->server].uri;
       release(std::move(connection));
-      record_success();
+      record_success(server);
       return entries;
     } catch (const LdapError& e) {
       bool reused = connection && connection->reused;
@@ -463,22 +468,31 @@ std::vector<Entry> Client::search(const SearchRequest& request) {
 }
 
 void Client::check() {
+  size_t server = 0;
   try {
-    release(acquire());
+    auto connection = acquire();
+    server = connection->server;
+    release(std::move(connection));
   } catch (const LdapError& e) {
     record_fault(e);
     throw;
   }
-  record_success();
+  record_success(servers_[server].uri);
 }
 
-void Client::record_success() {
+// The outage log uses the events and fields of redis::OutageTracker (common/redis.cpp):
+// "backend-down backend=NAME ... reason=..." and "backend-up backend=NAME ... down_seconds=...",
+// plus the server and the fault kind, so one alert rule covers both clients.
+void Client::record_success(const std::string& server) {
   std::lock_guard lock(mutex_);
   if (up_) return;
   up_ = true;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - down_since_).count();
-  log::info("ldap-recovered").kv("name", config_.name).kv("down_seconds", seconds);
+  log::info("backend-up")
+      .kv("backend", config_.name)
+      .kv("server", server)
+      .kv("down_seconds", seconds);
   if (up_gauge_) up_gauge_->set(1);
 }
 
@@ -488,10 +502,15 @@ void Client::record_fault(const LdapError& error) {
   if (!up_) return;
   up_ = false;
   down_since_ = std::chrono::steady_clock::now();
-  log::warning("ldap-outage")
-      .kv("name", config_.name)
+  std::string server = error.server();
+  if (server.empty()) {  // no server asked (the pool was busy): name them all
+    for (const Server& s : servers_) server += (server.empty() ? "" : " ") + s.uri;
+  }
+  log::warning("backend-down")
+      .kv("backend", config_.name)
+      .kv("server", server)
       .kv("kind", kind_name(error.kind()))
-      .kv("error", error.what());
+      .kv("reason", error.what());
   if (outages_) outages_->inc();
   if (up_gauge_) up_gauge_->set(0);
 }

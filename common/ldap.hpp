@@ -2,8 +2,9 @@
 // in LDAP or Active Directory (postern-rcpt, postern-tables): several servers with failover
 // (ldap://, ldaps://, StartTLS with a CA file), simple bind, searches, network and operation
 // timeouts, a connection pool shared by the policy server's workers, reconnect after a server
-// goes away, and an "outage" log (one line when the directory becomes unreachable, one when it
-// is back). Also the pure helpers: RFC 4515 value escaping and Postfix ldap_table(5)-style
+// goes away, and an outage log with the event names of the Redis client's OutageTracker
+// (redis.hpp): one "backend-down" line when the directory becomes unreachable, one "backend-up"
+// when it is back). Also the pure helpers: RFC 4515 value escaping and Postfix ldap_table(5)-style
 // query filter expansion (%s %u %d %S %U %D %1..%9 %%).
 // Errors: faults (no server reachable, timeout, bind refused, search refused) throw LdapError
 // with a Kind so callers map them to their fault action; bad configuration throws ConfigError.
@@ -21,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace postern::metrics {
@@ -74,7 +76,7 @@ struct ClientConfig {
   double operation_timeout_seconds = 5;  // one bind, StartTLS or search
   double retry_seconds = 10;             // skip a failed server this long
   size_t pool_size = 4;                  // connections at most; callers beyond it wait
-  std::string name = "ldap";             // in log lines ("ldap-outage name=...")
+  std::string name = "ldap";             // in log lines ("backend-down backend=NAME ...")
   /// Optional: postern_<metric_prefix>_ldap_up gauge (1/0), ..._ldap_outages_total and
   /// ..._ldap_errors_total{kind} counters.
   metrics::Registry* metrics = nullptr;
@@ -102,18 +104,22 @@ struct Entry {
 /// A fault talking to the directory. kind(): Unavailable (no server could be reached or the
 /// connection broke), Timeout (network or operation timeout), Bind (the bind was refused, e.g.
 /// invalidCredentials), Search (the server refused the search, e.g. noSuchObject for the base,
-/// a bad filter). code(): the libldap result code.
+/// a bad filter). code(): the libldap result code. server(): the URI that failed, or the URIs
+/// tried (space-separated) when no server could be reached; "" when no server was asked (the
+/// pool had no free connection in time).
 class LdapError : public std::runtime_error {
  public:
   enum class Kind { Unavailable, Timeout, Bind, Search };
-  LdapError(Kind kind, int code, const std::string& what)
-      : std::runtime_error(what), kind_(kind), code_(code) {}
+  LdapError(Kind kind, int code, const std::string& what, std::string server = {})
+      : std::runtime_error(what), kind_(kind), code_(code), server_(std::move(server)) {}
   Kind kind() const noexcept { return kind_; }
   int code() const noexcept { return code_; }
+  const std::string& server() const noexcept { return server_; }
 
  private:
   Kind kind_;
   int code_;
+  std::string server_;
 };
 
 /// "unavailable", "timeout", "bind", "search" (for logs and metric labels).
@@ -141,7 +147,7 @@ class Client {
   /// startup checks). Throws LdapError.
   void check();
 
-  /// False from a fault until the next successful operation.
+  /// False from a fault until the next successful operation (it stays false without traffic).
   bool up() const;
 
  private:
@@ -152,7 +158,7 @@ class Client {
   std::unique_ptr<Connection> open_connection();
   std::unique_ptr<Connection> connect_to(size_t server);
   std::vector<Entry> run_search(Connection& connection, const SearchRequest& request);
-  void record_success();
+  void record_success(const std::string& server);
   void record_fault(const LdapError& error);
 
   ClientConfig config_;

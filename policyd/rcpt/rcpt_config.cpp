@@ -47,7 +47,7 @@ LdapSourceConfig build_ldap(const DaemonOptions& options, const std::string& ser
   c.client.network_timeout_seconds = seconds_option(options, "ldap-network-timeout", false);
   c.client.operation_timeout_seconds = seconds_option(options, "ldap-timeout", false);
   c.client.pool_size = v["ldap-pool-size"].as<size_t>();
-  c.client.name = "rcpt";
+  c.client.name = "ldap";  // "backend-down backend=ldap" (the Redis client logs backend=rcpt-redis)
   c.client.metric_prefix = "rcpt";
   c.search_base = v["ldap-search-base"].as<std::string>();
   if (c.search_base.empty()) {

@@ -9,7 +9,7 @@
 //   values KEY ATTR   → "OK <value>|<value>..." (ATTR of every entry) or "ERR ..."
 //   parallel N KEY    → N threads each searching KEY once: "OK <successes> <faults>"
 //   check             → "OK" or "ERR <kind> <message>"
-// The client's log lines (ldap-outage, ldap-recovered) go to stderr.
+// The client's log lines (backend-down, backend-up) go to stderr.
 #include <cstdio>
 #include <cstring>
 #include <iostream>

@@ -2,8 +2,9 @@
 ldap_probe tool (tests/integration/ldap_probe.cpp): AD-style proxyAddresses lookups in any
 case, RFC 4515 escaping of an injection attempt, simple bind with a password file and a
 refused bind, StartTLS and ldaps:// with a CA file, failover to a second server, reconnect
-after a restart with one outage line per outage, operation timeout on a frozen server, the
-connection pool under concurrent searches, a refused search.
+after a restart with one outage line per outage (backend-down/backend-up, the Redis client's
+event names), operation timeout on a frozen server, the connection pool under concurrent
+searches, a refused search.
 
 Environment: POSTERN_IT_LDAP_PROBE_BIN (skips when unset), POSTERN_IT_PORT_BASE.
 """
@@ -159,7 +160,7 @@ class LdapClientTests(unittest.TestCase):
         dead = "ldap://127.0.0.1:%d" % self.dead_port
         p = self.probe(uris=[dead, self.slapd.uri])
         self.assertEqual(p.ask("find bob@example.org"), "OK 1 " + self.dn("bob"))
-        self.assertNotIn("ldap-outage", p.log())
+        self.assertNotIn("backend-down", p.log())
         p.close()
         only_dead = self.probe(uris=[dead])
         answer = only_dead.ask("find bob@example.org")
@@ -177,10 +178,16 @@ class LdapClientTests(unittest.TestCase):
         # The pooled connection is dead; the client reconnects within this one search.
         self.assertEqual(p.ask("find bob@example.org"), "OK 1 " + self.dn("bob"))
         self.assertEqual(p.ask("find bob@example.org"), "OK 1 " + self.dn("bob"))
+        # The Redis client's events (common/redis.hpp OutageTracker), with the server and kind.
         log = p.log()
-        self.assertEqual(len(re.findall(r"ldap-outage name=probe kind=unavailable", log)), 1,
-                         log)
-        self.assertEqual(len(re.findall(r"ldap-recovered name=probe", log)), 1, log)
+        server = re.escape("ldap://127.0.0.1:%d" % self.slapd.port)
+        down = re.findall(r"backend-down backend=probe server=%s kind=unavailable reason=\S" %
+                          server, log)
+        self.assertEqual(len(down), 1, log)
+        up = re.findall(r"backend-up backend=probe server=%s down_seconds=[0-9.]+" % server, log)
+        self.assertEqual(len(up), 1, log)
+        self.assertNotIn("ldap-outage", log)
+        self.assertNotIn("ldap-recovered", log)
 
     def test_restart_between_searches_is_invisible(self):
         p = self.probe()
@@ -188,7 +195,7 @@ class LdapClientTests(unittest.TestCase):
         self.slapd.stop()
         self.slapd.start()
         self.assertEqual(p.ask("find bob@example.org"), "OK 1 " + self.dn("bob"))
-        self.assertNotIn("ldap-outage", p.log())
+        self.assertNotIn("backend-down", p.log())
 
     def test_frozen_server_times_out(self):
         p = self.probe("--timeout", "1")
@@ -203,7 +210,9 @@ class LdapClientTests(unittest.TestCase):
         self.assertTrue(answer.startswith("ERR timeout "), answer)
         self.assertLess(elapsed, 5.0)
         self.assertEqual(p.ask("find bob@example.org"), "OK 1 " + self.dn("bob"))
-        self.assertIn("ldap-outage name=probe kind=timeout", p.log())
+        self.assertIn("backend-down backend=probe server=ldap://127.0.0.1:%d kind=timeout"
+                      % self.slapd.port, p.log())
+        self.assertIn("backend-up backend=probe", p.log())
 
     def test_pool_serves_more_threads_than_connections(self):
         p = self.probe("--pool", "3")
