@@ -4,6 +4,7 @@ removed by stop() (call it in tearDown / addCleanup, it is safe to call twice).
 
     r = RedisServer(port)            # r.start(); r.url -> "redis://127.0.0.1:PORT/0"
     r.kill(); r.start()              # crash (SIGKILL) and restart on the same port
+    r.pause(); r.resume()            # SIGSTOP/SIGCONT: a server that accepts but never answers
     replica = RedisServer(port2, replicaof=port)
     s = RedisSentinel(port3, "mymaster", master_port=port)
     s.url([s2])                      # "redis-sentinel://127.0.0.1:P3,.../mymaster"
@@ -109,6 +110,7 @@ class _Process:
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server must run to act on sig
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(5)
@@ -116,6 +118,15 @@ class _Process:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def pause(self):
+        """SIGSTOP: the kernel still accepts connections (the listen backlog) but nothing is
+        answered until resume(). kill() and stop() resume a paused server first."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        """SIGCONT after pause(); the server then answers what it was sent meanwhile."""
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self):
         self.kill(signal.SIGTERM)
