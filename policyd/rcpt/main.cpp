@@ -108,20 +108,12 @@ int run(int argc, const char* const argv[]) {
   sigaddset(&hup, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &hup, nullptr);  // before any thread: the reload thread takes it
 
+  // /healthz is the daemon's own health: 200 once it serves, also while LDAP or Redis is down
+  // (it still answers, DEFER_IF_PERMIT 4.4.3 or from its cache; a restart would fix nothing and
+  // empty the cache). Outages show in postern_rcpt_{ldap,redis}_up and the backend-down log
+  // line. See policyd/rcpt/README.md, "/healthz".
   metrics::Health health;
   auto metrics_server = metrics::start_metrics_server(common.metrics_listen, registry, health);
-  if (ldap_source) {
-    LdapSource* source = ldap_source.get();
-    health.add_check("ldap", [source] {
-      return metrics::Health::CheckResult{source->client().up(), "LDAP outage"};
-    });
-  }
-  if (redis_tracker) {
-    redis::OutageTracker* tracker = redis_tracker.get();
-    health.add_check("redis", [tracker] {
-      return metrics::Health::CheckResult{!tracker->down(), "Redis outage"};
-    });
-  }
   std::unique_ptr<RecipientCache> cache;
   if (config.redis && config.redis->shared_cache) {
     cache = std::make_unique<RedisCache>(*redis_client, config.cache, config.redis->cache_prefix);

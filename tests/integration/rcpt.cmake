@@ -1,7 +1,8 @@
 # tests/integration/rcpt.cmake — postern-rcpt behind a real Postfix with a real slapd.
 if(TARGET postern-rcpt)
   foreach(cls RcptVerdictTests RcptFaultTests RcptBindRefusedTests RcptFinalActionTests
-              RcptRedisTests RcptRedisCacheTests RcptCheckConfigTests)
+              RcptRedisTests RcptRedisFrozenTests RcptRedisCacheTests
+              RcptCheckConfigTests)
     postern_integration_test(NAME integration.rcpt.${cls}
                              UNITTEST test_rcpt_postfix.${cls} TIMEOUT 90)
     set_property(TEST integration.rcpt.${cls} APPEND PROPERTY

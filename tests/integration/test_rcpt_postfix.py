@@ -10,13 +10,17 @@ naming a server; the RFC 4515 injection "*)(uid=*" and a bare "*" local part →
 accepted, not a fault); a domain outside --relay-domains → not checked; the access table wins
 over LDAP (REJECT for an existing user, OK for one LDAP does not know) and SIGHUP reloads it;
 repeat lookups come from the cache (slapd sees one search).
-RcptFaultTests: slapd stopped → 450 4.4.3 (DEFER_IF_PERMIT, never 5xx), one ldap-outage line for
-several faults, accepted again once slapd is back; slapd frozen (SIGSTOP) → 450 4.4.3 within the
-LDAP timeout; the bind refused → 450 4.4.3.
+RcptFaultTests: slapd stopped → 450 4.4.3 (DEFER_IF_PERMIT, never 5xx), one
+"backend-down backend=ldap" line for several faults and one backend-up, accepted again once slapd
+is back; slapd frozen (SIGSTOP) → 450 4.4.3 within the LDAP timeout, one backend-down
+kind=timeout, the metrics, recovery after SIGCONT; /healthz stays 200 during both outages while
+postern_rcpt_ldap_up is 0 (policyd/rcpt/README.md says why); the bind refused → 450 4.4.3.
 RcptFinalActionTests: --final-action reject → 550 5.1.1; dry-run → accepted and logged.
 RcptRedisTests (real redis-server, docker-postfix-redis keys): VALI:<address> valid, a domain
 listed only by VDOM:<domain> checked; Redis killed → 450 4.4.3 for what LDAP does not know, one
-backend-down line. RcptRedisCacheTests: --redis-cache keeps answers in Redis with the positive
+backend-down line. RcptRedisFrozenTests: Redis frozen (SIGSTOP) → 450 4.4.3 within
+--redis-timeout, one backend-down line, the metrics, /healthz 200, recovery after SIGCONT.
+RcptRedisCacheTests: --redis-cache keeps answers in Redis with the positive
 and negative TTLs, and another gateway's cached answer is used while slapd is down.
 RcptCheckConfigTests: --check-config exit codes and messages.
 
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import harness
@@ -39,6 +44,7 @@ from redis_server import RedisServer
 from slapd_server import SlapdServer, group_ldif, public_folder_ldif, user_ldif
 
 SLAPD_OFF, METRICS_OFF, REDIS_OFF = 6, 7, 8  # in the harness's port block (0..5 are taken)
+METRICS_ARGS = ("--metrics-listen", "127.0.0.1:%d" % (harness.port_base() + METRICS_OFF))
 
 DIRECTORY = (user_ldif("alice", "alice@example.org", ["a.smith@example.org",
                                                       "alice@legacy.example.org"])
@@ -173,6 +179,35 @@ class RcptCase(harness.MarksEnvFailed, unittest.TestCase):
                          "RCPT %s: got %d %s, want %d %s" % (address, got_code, text, code, status))
         return text
 
+    # With METRICS_ARGS only:
+    def http_get(self, path):
+        """(status, body) of GET path on the metrics server; 503 is an answer, not an error."""
+        url = "http://127.0.0.1:%d%s" % (self.r.env.base + METRICS_OFF, path)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as f:
+                return f.status, f.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self):
+        status, text = self.http_get("/metrics")
+        self.assertEqual(status, 200, text)
+        return text
+
+    def metric(self, text, series):
+        m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+        self.assertTrue(m, "no %s in\n%s" % (series, text))
+        return float(m.group(1))
+
+    def assert_deltas(self, before, after, deltas):
+        for series, delta in deltas:
+            self.assertEqual(self.metric(after, series) - self.metric(before, series), delta,
+                             series)
+
+    def assert_healthy(self):
+        """/healthz is the daemon's own health: 200 "ok" even while a backend is down."""
+        self.assertEqual(self.http_get("/healthz"), (200, "ok\n"))
+
 
 class RcptVerdictTests(RcptCase):
     NAME = "rcpt-verdict"
@@ -195,7 +230,7 @@ class RcptVerdictTests(RcptCase):
         self.assertEqual(event["action"], "450 4.1.1 User unknown")
 
     def test_ldap_injection_is_refused_not_matched(self):
-        outages = len(self.r.rcpt.events("ldap-outage"))
+        outages = len(self.r.rcpt.events("backend-down"))
         # Unescaped, "*" would match every proxyAddresses value and "*)(uid=*" would turn the
         # filter into a broken one (a fault, 4.4.3); escaped, both are unknown: 4.1.1. (Postfix
         # reads an unquoted "*)(uid=*@example.org" as RFC 822 comments, so it is sent quoted.)
@@ -203,7 +238,7 @@ class RcptVerdictTests(RcptCase):
             code, text = self.reply(address)
             self.assertEqual((code, text.split(" ")[0]), (450, "4.1.1"),
                              "RCPT %s: got %d %s" % (address, code, text))
-        self.assertEqual(len(self.r.rcpt.events("ldap-outage")), outages)
+        self.assertEqual(len(self.r.rcpt.events("backend-down")), outages)
 
     def test_other_domain_not_checked(self):
         replies, qid = self.r.rcpt_replies(["nobody@example.net"])
@@ -255,22 +290,12 @@ class RcptVerdictTests(RcptCase):
 
 class RcptFaultTests(RcptCase):
     NAME = "rcpt-fault"
-    ARGS = ("--metrics-listen", "127.0.0.1:%d" % (harness.port_base() + METRICS_OFF))
-
-    def metrics(self):
-        url = "http://127.0.0.1:%d/metrics" % (self.r.env.base + METRICS_OFF)
-        with urllib.request.urlopen(url, timeout=5) as f:
-            return f.read().decode()
-
-    def metric(self, text, series):
-        m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
-        self.assertTrue(m, "no %s in\n%s" % (series, text))
-        return float(m.group(1))
+    ARGS = METRICS_ARGS
 
     def test_slapd_stopped_gives_450_4_4_3_and_one_outage_line(self):
         self.assert_reply("alice@example.org", 250, "2.1.5")
-        outages = len(self.r.rcpt.events("ldap-outage"))
-        recoveries = len(self.r.rcpt.events("ldap-recovered"))
+        outages = len(self.r.rcpt.events("backend-down", backend="ldap"))
+        recoveries = len(self.r.rcpt.events("backend-up", backend="ldap"))
         before = self.metrics()
         self.r.slapd.stop()
         try:
@@ -278,30 +303,57 @@ class RcptFaultTests(RcptCase):
                 text = self.assert_reply(address, 450, "4.4.3")
                 self.assertIn("Recipient verification temporarily unavailable", text)
                 self.assertNotIn("127.0.0.1", text)
+            self.assertEqual(self.metric(self.metrics(), "postern_rcpt_ldap_up"), 0)
+            self.assert_healthy()
         finally:
             self.r.slapd.start()
         self.assert_reply("bob.jones@example.org", 250, "2.1.5")
-        self.assertEqual(len(self.r.rcpt.events("ldap-outage")), outages + 1, self.r.rcpt.log())
-        self.assertEqual(len(self.r.rcpt.events("ldap-recovered")), recoveries + 1,
-                         self.r.rcpt.log())
+        down = self.r.rcpt.events("backend-down", backend="ldap")
+        self.assertEqual(len(down), outages + 1, self.r.rcpt.log())
+        self.assertEqual((down[-1]["kind"], down[-1]["server"]),
+                         ("unavailable", self.r.slapd.uri))
+        self.assertIn("Can't contact LDAP server", down[-1]["reason"])
+        up = self.r.rcpt.events("backend-up", backend="ldap")
+        self.assertEqual(len(up), recoveries + 1, self.r.rcpt.log())
+        self.assertEqual(up[-1]["server"], self.r.slapd.uri)
+        self.assertGreater(float(up[-1]["down_seconds"]), 0)
+        self.assertFalse(self.r.rcpt.events("ldap-outage"))  # the old event name is gone
         self.assertFalse(self.r.rcpt.events("policy-error"))
         after = self.metrics()
-        for series, delta in (('postern_rcpt_faults_total{source="ldap"}', 3),
-                              ('postern_rcpt_answers_total{result="fault"}', 3),
-                              ("postern_rcpt_ldap_outages_total", 1)):
-            self.assertEqual(self.metric(after, series) - self.metric(before, series), delta,
-                             series)
+        self.assert_deltas(before, after, (('postern_rcpt_faults_total{source="ldap"}', 3),
+                                           ('postern_rcpt_answers_total{result="fault"}', 3),
+                                           ("postern_rcpt_ldap_outages_total", 1)))
         self.assertEqual(self.metric(after, "postern_rcpt_ldap_up"), 1)
+        self.assert_healthy()
 
     def test_frozen_slapd_gives_450_4_4_3_within_the_timeout(self):
+        self.assert_reply("alice@example.org", 250, "2.1.5")  # a pooled connection to freeze
+        outages = len(self.r.rcpt.events("backend-down", backend="ldap"))
+        recoveries = len(self.r.rcpt.events("backend-up", backend="ldap"))
+        before = self.metrics()
         self.r.slapd.pause()
         try:
-            t0 = time.monotonic()
-            self.assert_reply("frozen@example.org", 450, "4.4.3")
-            self.assertLess(time.monotonic() - t0, 6.0)
+            for address in ("frozen@example.org", "frozen2@example.org"):
+                t0 = time.monotonic()
+                self.assert_reply(address, 450, "4.4.3")
+                # --ldap-timeout 1; the rest is Postfix and the load of a shared machine
+                self.assertLess(time.monotonic() - t0, 4.0, address)
+            self.assertEqual(self.metric(self.metrics(), "postern_rcpt_ldap_up"), 0)
+            self.assert_healthy()
         finally:
             self.r.slapd.resume()
         self.assert_reply("frozen@example.org", 450, "4.1.1")  # unknown, now known to be
+        self.assert_reply("archive@example.org", 250, "2.1.5")  # (not cached: tests share it)
+        down = self.r.rcpt.events("backend-down", backend="ldap")
+        self.assertEqual(len(down), outages + 1, self.r.rcpt.log())
+        self.assertEqual((down[-1]["kind"], down[-1]["server"]), ("timeout", self.r.slapd.uri))
+        self.assertEqual(len(self.r.rcpt.events("backend-up", backend="ldap")), recoveries + 1,
+                         self.r.rcpt.log())
+        after = self.metrics()
+        self.assert_deltas(before, after, (('postern_rcpt_faults_total{source="ldap"}', 2),
+                                           ('postern_rcpt_ldap_errors_total{kind="timeout"}', 2),
+                                           ("postern_rcpt_ldap_outages_total", 1)))
+        self.assertEqual(self.metric(after, "postern_rcpt_ldap_up"), 1)
 
 
 class RcptBindRefusedTests(RcptCase):
@@ -310,8 +362,9 @@ class RcptBindRefusedTests(RcptCase):
 
     def test_refused_bind_gives_450_4_4_3(self):
         self.assert_reply("alice@example.org", 450, "4.4.3")
-        (outage,) = self.r.rcpt.events("ldap-outage")
-        self.assertEqual(outage["kind"], "bind")
+        (outage,) = self.r.rcpt.events("backend-down", backend="ldap")
+        self.assertEqual((outage["kind"], outage["server"]), ("bind", self.r.slapd.uri))
+        self.assertIn("Invalid credentials", outage["reason"])
 
 
 class RcptFinalActionTests(unittest.TestCase):
@@ -359,6 +412,51 @@ class RcptRedisTests(RcptCase):
         self.assertEqual(len(self.r.rcpt.events("backend-down", backend="rcpt-redis")), 1,
                          self.r.rcpt.log())
         self.assertEqual(len(self.r.rcpt.events("backend-up", backend="rcpt-redis")), 1)
+
+
+class RcptRedisFrozenTests(RcptCase):
+    """A slow Redis, not a dead one: SIGSTOP leaves the port accepting, nothing answers."""
+    NAME = "rcpt-redis-frozen"
+    REDIS = True  # --redis-timeout 0.5
+    ARGS = METRICS_ARGS
+
+    def test_frozen_redis_gives_450_4_4_3_within_the_timeout(self):
+        self.assert_reply("dave@example.org", 250, "2.1.5")  # a pooled connection to freeze
+        self.r.redis.command("SET", "VALI:frank@example.org", "frank@example.org")
+        before = self.metrics()
+        self.r.redis.pause()
+        try:
+            # unknown to LDAP: Redis must be asked and does not answer
+            for address in ("nobody3@example.org", "dave3@example.org", "Dave4@example.org"):
+                t0 = time.monotonic()
+                text = self.assert_reply(address, 450, "4.4.3")
+                self.assertLess(time.monotonic() - t0, 3.0, address)
+                self.assertNotIn("127.0.0.1", text)
+            self.assert_reply("bob.jones@example.org", 250, "2.1.5")  # LDAP knows him
+            self.assertEqual(self.metric(self.metrics(), "postern_rcpt_redis_up"), 0)
+            self.assert_healthy()
+        finally:
+            self.r.redis.resume()
+        # After SIGCONT (and the client's 0.5 s retry interval after a failed connect, if any):
+        # (dave@ would come from the memory cache now; frank@ is new and only Redis knows him)
+        deadline = time.monotonic() + 5
+        while self.reply("frank@example.org")[0] != 250 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assert_reply("frank@example.org", 250, "2.1.5")
+        self.assert_reply("nobody3@example.org", 450, "4.1.1")  # a fault was not cached
+        (down,) = self.r.rcpt.events("backend-down", backend="rcpt-redis")
+        self.assertTrue(down["reason"], down)
+        (up,) = self.r.rcpt.events("backend-up", backend="rcpt-redis")
+        self.assertGreater(float(up["down_seconds"]), 0)
+        self.assertFalse(self.r.rcpt.events("backend-down", backend="ldap"))
+        self.assertFalse(self.r.rcpt.events("policy-error"))
+        after = self.metrics()
+        faults = self.metric(after, 'postern_rcpt_faults_total{source="redis"}') - self.metric(
+            before, 'postern_rcpt_faults_total{source="redis"}')
+        self.assertGreaterEqual(faults, 3)  # 3, more if a retry during recovery hit the window
+        self.assert_deltas(before, after, (("postern_rcpt_redis_outages_total", 1),))
+        self.assertEqual(self.metric(after, "postern_rcpt_redis_up"), 1)
+        self.assert_healthy()
 
 
 class RcptRedisCacheTests(RcptCase):
