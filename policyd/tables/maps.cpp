@@ -1,6 +1,6 @@
 // maps.cpp — Redis, CIDR and LDAP maps, value joining, the reply cache and the dispatcher.
-// Sources: socketmap_table(5), ldap_table(5) (query_filter, result_attribute, %s %u %d),
-// RFC 4515 §3 (filter value escaping), cidr_table(5) (network/prefix notation).
+// Sources: socketmap_table(5), ldap_table(5) (query_filter and result_attribute; the filter
+// expansion and RFC 4515 escaping are common/ldap.hpp's), cidr_table(5) (network notation).
 #include "policyd/tables/maps.hpp"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/cidr.hpp"
+#include "common/ldap.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 
@@ -40,61 +41,6 @@ std::vector<std::string> cidr_candidate_keys(const std::string& prefix,
     keys.push_back(prefix + network.to_string() + "/" + std::to_string(length));
   }
   return keys;
-}
-
-namespace {
-
-// RFC 4515 §3: the octets a filter value must not hold as they are.
-void append_escaped(std::string& out, std::string_view value) {
-  static const char hex[] = "0123456789abcdef";
-  for (char c : value) {
-    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == '\0') {
-      auto byte = static_cast<unsigned char>(c);
-      out.push_back('\\');
-      out.push_back(hex[byte >> 4]);
-      out.push_back(hex[byte & 15]);
-    } else {
-      out.push_back(c);
-    }
-  }
-}
-
-}  // namespace
-
-std::optional<std::string> expand_ldap_filter(const std::string& filter, const std::string& key) {
-  size_t at = key.rfind('@');
-  std::string_view local = at == std::string::npos ? std::string_view(key)
-                                                   : std::string_view(key).substr(0, at);
-  std::optional<std::string_view> domain;
-  if (at != std::string::npos) domain = std::string_view(key).substr(at + 1);
-  std::string out;
-  for (size_t i = 0; i < filter.size(); ++i) {
-    if (filter[i] != '%') {
-      out.push_back(filter[i]);
-      continue;
-    }
-    char what = i + 1 < filter.size() ? filter[++i] : '\0';
-    switch (what) {
-      case '%':
-        out.push_back('%');
-        break;
-      case 's':
-        append_escaped(out, key);
-        break;
-      case 'u':
-        if (local.empty()) return std::nullopt;
-        append_escaped(out, local);
-        break;
-      case 'd':
-        if (!domain || domain->empty()) return std::nullopt;
-        append_escaped(out, *domain);
-        break;
-      default:
-        throw std::invalid_argument("query_filter '" + filter + "': unknown %-sequence at byte " +
-                                    std::to_string(i) + " (use %s, %u, %d or %%)");
-    }
-  }
-  return out;
 }
 
 namespace {
@@ -152,7 +98,7 @@ class LdapMap : public Map {
  public:
   LdapMap(MapSpec spec, Directory& directory) : spec_(std::move(spec)), directory_(directory) {}
   SocketmapReply lookup(const std::string& key) override {
-    std::optional<std::string> filter = expand_ldap_filter(spec_.query_filter, key);
+    std::optional<std::string> filter = ldap::expand_filter(spec_.query_filter, key);
     if (!filter) return SocketmapReply::not_found();
     std::vector<std::string> values =
         directory_.search({spec_.search_base, *filter, spec_.result_attribute});

@@ -55,7 +55,7 @@ class KeyValueStore {
 /// One LDAP search the way Postfix's ldap_table(5) builds it.
 struct DirectoryQuery {
   std::string search_base;
-  std::string filter;  // already expanded and escaped (expand_ldap_filter)
+  std::string filter;  // already expanded and escaped (ldap::expand_filter)
   std::string result_attribute;
 };
 
@@ -93,15 +93,7 @@ std::string join_values(std::vector<std::string> values);
 /// with the host bits cleared, written as inet_ntop writes it. So `SET PSA:192.168.0.0/24
 /// permit` answers 192.168.0.8, a `PSA:192.168.0.8` entry overrides it, and `PSA:0.0.0.0/0`
 /// is the catch-all. Empty when `address` is not an IP address.
-std::vector<std::string> cidr_candidate_keys(const std::string& prefix,
-                                             const std::string& address);
-
-/// Expands a ldap_table(5) query_filter: %s the key, %u its local part (the key when it has
-/// no '@'), %d its domain part, %% a '%'; each value escaped as RFC 4515 §3 requires
-/// ('*', '(', ')', '\', NUL as \2a \28 \29 \5c \00). Returns nullopt when the filter uses %u
-/// or %d and the key has no such part (ldap_table: no search is made). Throws
-/// std::invalid_argument on another %-sequence.
-std::optional<std::string> expand_ldap_filter(const std::string& filter, const std::string& key);
+std::vector<std::string> cidr_candidate_keys(const std::string& prefix, const std::string& address);
 
 /// One named map.
 class Map {
@@ -116,7 +108,9 @@ class Map {
 std::unique_ptr<Map> make_redis_map(const MapSpec& spec, KeyValueStore& store);
 /// kind cidr: IP keys through cidr_candidate_keys (one MGET, first hit wins), other keys GET.
 std::unique_ptr<Map> make_cidr_map(const MapSpec& spec, KeyValueStore& store);
-/// kind ldap: search with the expanded filter; values joined by join_values.
+/// kind ldap: search with the query_filter expanded for the key by ldap::expand_filter
+/// (ldap_table(5): %s %u %d ..., RFC 4515 escaping; no search when it gives none → NOTFOUND);
+/// the result_attribute values of every entry found, joined by join_values.
 std::unique_ptr<Map> make_ldap_map(const MapSpec& spec, Directory& directory);
 
 /// Lookup result cache: (map, key) → OK/NOTFOUND reply for `ttl`; TEMP/PERM never stored.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/config_error.hpp"
+#include "common/ldap.hpp"
 
 namespace postern::tables {
 
@@ -23,17 +24,16 @@ void add_tables_options(po::options_description& options) {
        "declare a map served as socketmap:...:NAME; KIND redis, cidr or ldap; options prefix=, "
        "type=string|set|hash, field=, search_base=, query_filter=, result_attribute= "
        "(repeat for each map)")  //
-      ("redis-server", text("127.0.0.1:6379")->value_name("HOST:PORT|unix:PATH"),
-       "the Redis server of redis and cidr maps")  //
-      ("redis-db", po::value<int>()->default_value(0)->value_name("N"), "Redis database number")  //
-      ("redis-password-file", text("")->value_name("FILE"),
-       "file holding the Redis AUTH password (default: no AUTH)")  //
+      ("redis-url", text("redis://127.0.0.1:6379/0")->value_name("URL"),
+       "the Redis server of redis and cidr maps: redis://[:PASSWORD@]HOST[:PORT][/DB], "
+       "unix:/PATH[?db=N&password=P] or redis-sentinel://HOST[:PORT],.../MASTER[/DB]")  //
       ("redis-timeout", po::value<double>()->default_value(1)->value_name("SECONDS"),
        "connect and command timeout for Redis; past it the lookup answers TEMP")  //
       ("ldap-server", text("")->value_name("URIS"),
        "LDAP servers of ldap maps, space-separated URIs tried in order (failover)")  //
-      ("ldap-bind-dn", text("")->value_name("DN"), "bind DN (default: anonymous)")  //
-      ("ldap-bind-password-file", text("")->value_name("FILE"), "file holding the bind password")  //
+      ("ldap-bind-dn", text("")->value_name("DN"), "bind DN (default: anonymous)")   //
+      ("ldap-bind-password-file", text("")->value_name("FILE"),
+       "file holding the bind password")  //
       ("ldap-timeout", po::value<double>()->default_value(2)->value_name("SECONDS"),
        "LDAP connect and search timeout; past it the lookup answers TEMP")  //
       ("workers", po::value<size_t>()->default_value(8)->value_name("N"),
@@ -125,8 +125,8 @@ MapSpec parse_map_spec(const std::string& line) {
   }
   if (spec.kind == MapSpec::Kind::Ldap) {
     try {
-      expand_ldap_filter(spec.query_filter, "user@example.com");
-    } catch (const std::invalid_argument& e) {
+      ldap::check_filter_pattern(spec.query_filter);
+    } catch (const ConfigError& e) {
       throw ConfigError("map '" + spec.name + "': " + e.what());
     }
   }
@@ -149,10 +149,7 @@ TablesConfig build_tables_config(const DaemonOptions& options) {
                         "' declared twice");
     }
   }
-  config.redis.server = values["redis-server"].as<std::string>();
-  config.redis.database = values["redis-db"].as<int>();
-  if (config.redis.database < 0) throw ConfigError(options.where("redis-db") + ": must be >= 0");
-  config.redis.password_file = values["redis-password-file"].as<std::string>();
+  config.redis.url = values["redis-url"].as<std::string>();
   config.redis.timeout_seconds = values["redis-timeout"].as<double>();
   if (!(config.redis.timeout_seconds > 0)) {
     throw ConfigError(options.where("redis-timeout") + ": must be more than 0 seconds");

@@ -20,10 +20,8 @@
 namespace postern::tables {
 
 struct RedisSettings {
-  std::string server = "127.0.0.1:6379";  // HOST:PORT or unix:/path
-  int database = 0;
-  std::string password_file;  // "" = no AUTH
-  double timeout_seconds = 1;
+  std::string url = "redis://127.0.0.1:6379/0";  // common/redis.hpp URL (tcp, unix, sentinel)
+  double timeout_seconds = 1;                    // connect and command timeout
 };
 
 struct LdapSettings {
@@ -46,7 +44,7 @@ struct TablesConfig {
   bool uses(MapSpec::Kind kind) const;
 };
 
-/// Adds --map, --redis-server, --redis-db, --redis-password-file, --redis-timeout,
+/// Adds --map, --redis-url, --redis-timeout,
 /// --ldap-server, --ldap-bind-dn, --ldap-bind-password-file, --ldap-timeout, --workers,
 /// --request-deadline, --max-request-bytes, --max-key-bytes, --cache-ttl, --cache-size.
 void add_tables_options(po::options_description& options);

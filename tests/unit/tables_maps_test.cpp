@@ -1,8 +1,7 @@
 // tables_maps_test.cpp — postern-tables' map logic on an in-memory store: Redis string, set
 // and hash maps (value joining), the CIDR map (most specific wins, the seed's
-// PSA:192.168.0.0/24 example), LDAP filter expansion (ldap_table(5) %s %u %d, RFC 4515
-// escaping), the dispatcher (unknown map → PERM, backend fault → TEMP), the reply cache and
-// the map declaration parser.
+// PSA:192.168.0.0/24 example), the LDAP map (filter expansion from common/ldap), the dispatcher
+// (unknown map → PERM, backend fault → TEMP), the reply cache and the map declaration parser.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -145,18 +144,6 @@ TEST(CidrMap, MostSpecificWinsSeedExample) {
   EXPECT_EQ(answer(*map, "mail.example.com"), "OK dunno") << "names are looked up exactly";
 }
 
-TEST(LdapFilter, ExpandsAndEscapesAsLdapTable) {
-  EXPECT_EQ(expand_ldap_filter("(mail=%s)", "a@example.com"), "(mail=a@example.com)");
-  EXPECT_EQ(expand_ldap_filter("(&(uid=%u)(dc=%d))", "a@example.com"),
-            "(&(uid=a)(dc=example.com))");
-  EXPECT_EQ(expand_ldap_filter("(mail=%s)", "*)(uid=*"), "(mail=\\2a\\29\\28uid=\\2a)");
-  EXPECT_EQ(expand_ldap_filter("(mail=%s)", "a\\b"), "(mail=a\\5cb)");
-  EXPECT_EQ(expand_ldap_filter("(x=100%%)", "k"), "(x=100%)");
-  EXPECT_EQ(expand_ldap_filter("(dc=%d)", "example.com"), std::nullopt) << "no domain part";
-  EXPECT_EQ(expand_ldap_filter("(uid=%u)", "@example.com"), std::nullopt) << "no local part";
-  EXPECT_THROW(expand_ldap_filter("(mail=%x)", "k"), std::invalid_argument);
-}
-
 class FakeDirectory : public Directory {
  public:
   std::vector<DirectoryQuery> queries;
@@ -184,6 +171,14 @@ TEST(LdapMap, SearchesWithExpandedFilterAndJoins) {
   EXPECT_EQ(directory.queries[0].result_attribute, "maildrop");
   directory.values.clear();
   EXPECT_EQ(answer(*map, "none@example.org"), "NOTFOUND ");
+  EXPECT_EQ(answer(*map, "*)(uid=*"), "NOTFOUND ");
+  EXPECT_EQ(directory.queries.back().filter, "(mail=\\2a\\29\\28uid=\\2a)")
+      << "the key is escaped (RFC 4515)";
+  spec.query_filter = "(&(uid=%u)(dc=%d))";
+  auto by_parts = make_ldap_map(spec, directory);
+  size_t searches = directory.queries.size();
+  EXPECT_EQ(answer(*by_parts, "example.org"), "NOTFOUND ");
+  EXPECT_EQ(directory.queries.size(), searches) << "no domain part: no search (ldap_table)";
 }
 
 TEST(Tables, DispatchUnknownMapAndBackendFault) {
@@ -253,7 +248,8 @@ TEST(MapSpec, ParsesDeclarationsWithPreciseErrors) {
            {"box redis type=hash", "map 'box': type=hash needs field=FIELD"},
            {"psa cidr type=set", "map 'psa': a cidr map holds strings (no type=)"},
            {"u ldap query_filter=(x=%q)",
-            "map 'u': query_filter '(x=%q)': unknown %-sequence at byte 4 (use %s, %u, %d or %%)"},
+            "map 'u': query filter: unknown expansion %q at offset 3 (known: %s %u %d %S %U %D "
+            "%1..%9 %%)"},
            {"a/b redis", "map 'a/b': a name is letters, digits, '_', '-', '.'"},
        }) {
     try {
