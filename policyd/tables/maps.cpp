@@ -18,7 +18,7 @@ std::string join_values(std::vector<std::string> values) {
   std::sort(values.begin(), values.end());
   std::string out;
   for (const std::string& value : values) {
-    if (!out.empty()) out.append(", ");
+    if (!out.empty()) out.push_back(',');
     out.append(value);
   }
   return out;

@@ -84,8 +84,8 @@ struct MapSpec {
   std::string result_attribute = "maildrop";
 };
 
-/// The members of a multi-valued result joined as Postfix expects: sorted, then ", "-separated
-/// (Postfix splits table results on commas and white space).
+/// The members of a multi-valued result joined as Postfix's own ldap: and mysql: tables join
+/// them: with ',' (here sorted first, so the answer does not depend on the server's order).
 std::string join_values(std::vector<std::string> values);
 
 /// The Redis keys a CIDR map tries for IP `address`, most specific first: prefix + the address

@@ -4,7 +4,7 @@
 // KIND is redis, cidr or ldap; options (no spaces inside a value):
 //   prefix=P         Redis key prefix (default: NAME upper-cased plus ':', so psa → "PSA:")
 //   type=string|set|hash   how the Redis value is stored (default string; set members are
-//                    joined with ", "; hash reads field=F)
+//                    joined with ','; hash reads field=F)
 //   field=F          the hash field (type=hash)
 //   search_base=DN query_filter=F result_attribute=A   LDAP, as in ldap_table(5)
 // Errors throw postern::ConfigError naming the option source and the bad word.

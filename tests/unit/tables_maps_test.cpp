@@ -89,7 +89,7 @@ TEST(RedisMap, StringSetAndHashValues) {
   EXPECT_EQ(answer(*strings, "nobody@example.com"), "NOTFOUND ");
   MapSpec set_spec = redis_spec("team", "SET:", ValueType::Set);
   auto set = make_redis_map(set_spec, store);
-  EXPECT_EQ(answer(*set, "team@example.com"), "OK amy@example.com, zed@example.com");
+  EXPECT_EQ(answer(*set, "team@example.com"), "OK amy@example.com,zed@example.com");
   EXPECT_EQ(answer(*set, "none@example.com"), "NOTFOUND ") << "an empty set is not found";
   MapSpec hash_spec = redis_spec("box", "USER:", ValueType::Hash, "mailbox");
   auto hash = make_redis_map(hash_spec, store);
@@ -97,9 +97,9 @@ TEST(RedisMap, StringSetAndHashValues) {
   EXPECT_EQ(answer(*hash, "zed@example.com"), "NOTFOUND ");
 }
 
-TEST(JoinValues, SortedCommaSeparated) {
+TEST(JoinValues, SortedCommaSeparatedAsPostfixLdapTable) {
   EXPECT_EQ(join_values({}), "");
-  EXPECT_EQ(join_values({"b", "a", "c"}), "a, b, c");
+  EXPECT_EQ(join_values({"b", "a", "c"}), "a,b,c");
   EXPECT_EQ(join_values({"only"}), "only");
 }
 
@@ -164,7 +164,7 @@ TEST(LdapMap, SearchesWithExpandedFilterAndJoins) {
   spec.result_attribute = "maildrop";
   auto map = make_ldap_map(spec, directory);
   directory.values = {"b@example.org", "a@example.org"};
-  EXPECT_EQ(answer(*map, "sales@example.org"), "OK a@example.org, b@example.org");
+  EXPECT_EQ(answer(*map, "sales@example.org"), "OK a@example.org,b@example.org");
   ASSERT_EQ(directory.queries.size(), 1u);
   EXPECT_EQ(directory.queries[0].filter, "(mail=sales@example.org)");
   EXPECT_EQ(directory.queries[0].search_base, "ou=people,dc=example,dc=org");
