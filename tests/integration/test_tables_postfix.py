@@ -528,5 +528,39 @@ class ParityTests(harness.MarksEnvFailed, unittest.TestCase):
         self.assertEqual(got, want)
 
 
+class CheckConfigTests(unittest.TestCase):
+    """--check-config: the configuration is valid and each backend in use answers, or exit 78
+    (EX_CONFIG) with what, where and why. No Postfix."""
+
+    def setUp(self):
+        self.binary = tables_binary()
+        self.redis = redis_server.RedisServer(harness.port_base() + REDIS_OFF)
+        self.addCleanup(self.redis.stop)
+        self.redis.start()
+
+    def check(self, *args):
+        p = subprocess.run([self.binary, "--check-config"] + list(args), capture_output=True,
+                           text=True, timeout=30)
+        return p.returncode, (p.stdout + p.stderr).strip()
+
+    def test_reachable_backend_ok(self):
+        rc, out = self.check("--redis-url", self.redis.url, "--map", "psa cidr")
+        self.assertEqual((rc, out), (0, "postern-tables: configuration OK"))
+
+    def test_unreachable_backend_and_bad_maps_refused(self):
+        dead = "redis://127.0.0.1:%d/0" % (harness.port_base() + TABLES_OFF)
+        rc, out = self.check("--redis-url", dead, "--map", "psa cidr")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("--redis-url: redis:", out)
+        for args, want in (
+                (["--map", "psa mysql"], "map 'psa': kind 'mysql' is not one of redis, cidr, ldap"),
+                (["--map", "a redis", "--map", "a cidr"], "map 'a' declared twice"),
+                ([], "no map declared"),
+                (["--map", "u ldap"], "an ldap map needs --ldap-server")):
+            rc, out = self.check("--redis-url", self.redis.url, *args)
+            self.assertEqual(rc, 78, out)
+            self.assertIn(want, out)
+
+
 if __name__ == "__main__":
     unittest.main()
