@@ -198,6 +198,11 @@ SocketmapReply Tables::lookup(const std::string& name, const std::string& key) {
       reply = SocketmapReply::temp(std::string("map ") + name + ": " + e.what());
     }
   }
+  log::debug("tables-lookup")
+      .kv("map", name)
+      .kv("key", key)
+      .kv("result", status_name(reply.status))
+      .kv("cached", cached.has_value());
   auto counter = it->second.counters.find(status_name(reply.status));
   if (counter != it->second.counters.end()) counter->second->inc();
   return reply;

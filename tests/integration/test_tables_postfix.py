@@ -42,6 +42,7 @@ import redis_server
 import slapd_server
 
 REDIS_OFF, TABLES_OFF, SLAPD_OFF = harness.AUX_OFF, harness.POLICY_OFF, harness.DNS_OFF
+METRICS_OFF = 6
 
 MAPS = [
     "psa cidr",
@@ -211,10 +212,11 @@ class TablesCase(harness.MarksEnvFailed, unittest.TestCase):
     NAME = "tables"
     SETS = SMTPD_SETS
     POSTSCREEN = False
+    EXTRA_ARGS = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.t = TablesEnv(cls.NAME, cls.SETS, cls.POSTSCREEN)
+        cls.t = TablesEnv(cls.NAME, cls.SETS, cls.POSTSCREEN, extra_args=cls.EXTRA_ARGS)
 
     @classmethod
     def tearDownClass(cls):
@@ -230,6 +232,25 @@ class TablesCase(harness.MarksEnvFailed, unittest.TestCase):
 
 class SeedExampleTests(TablesCase):
     NAME = "tables-seed"
+    EXTRA_ARGS = ("--log-level", "debug")  # tables-lookup lines: the keys Postfix asks
+
+    def lookups(self, map_name):
+        return [e["key"] for e in self.t.tables.events("tables-lookup", map=map_name)]
+
+    def test_postfix_asks_full_keys_only(self):
+        # socketmap is a pattern table to Postfix: no domain, @domain or parent-domain
+        # forms for an address, no shorter forms for an IP; addresses lowercased, HELO and
+        # client names as sent (policyd/tables/README.md, "What Postfix asks").
+        self.t.cli("set", "RECIP:example.net", "REJECT domain entry")
+        self.assert_code(self.t.rcpt("Dave@Example.NET", helo="Mixed.Case.Example",
+                                     client_ip="198.51.100.7", name="Host.Case.Example"), 250)
+        self.assertIn("dave@example.net", self.lookups("recip"))
+        self.assertNotIn("example.net", self.lookups("recip"))
+        self.assertNotIn("@example.net", self.lookups("recip"))
+        self.assertIn("Mixed.Case.Example", self.lookups("hlo"))
+        self.assertEqual(sorted(set(self.lookups("rev")) & {"198.51.100.7", "198.51.100",
+                                                            "Host.Case.Example"}),
+                         ["198.51.100.7", "Host.Case.Example"])
 
     def test_seed_add_is_not_a_redis_command(self):
         # The seed writes `redis-cli add PSA:... permit`; Redis has no ADD: `set` is meant.
@@ -294,6 +315,17 @@ class SeedExampleTests(TablesCase):
 
 class FaultTests(TablesCase):
     NAME = "tables-fault"
+    EXTRA_ARGS = ("--metrics-listen", "127.0.0.1:%d" % (harness.port_base() + METRICS_OFF))
+
+    def http_get(self, path):
+        import urllib.error
+        import urllib.request
+        url = "http://127.0.0.1:%d%s" % (harness.port_base() + METRICS_OFF, path)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def test_redis_stopped_gives_4xx_nothing_bounced(self):
         self.t.cli("set", "VDOM:example.com", "example.com")
@@ -315,6 +347,11 @@ class FaultTests(TablesCase):
             self.assertTrue(empty, "queue not empty:\n" + queue)
             self.assertNotIn("status=bounced", self.t.env.postfix_log())
             self.assertTrue(self.t.tables.events("tables-backend-error"))
+            status, text = self.http_get("/healthz")
+            self.assertEqual(status, 503, text)
+            self.assertIn("redis", text)
+            status, text = self.http_get("/metrics")
+            self.assertRegex(text, r'postern_tables_lookups_total\{map="\w+",result="TEMP"\} [1-9]')
         finally:
             self.t.redis.start()
         # Redis is back (empty: a fresh server): entries added now take effect at once
@@ -328,6 +365,7 @@ class FaultTests(TablesCase):
             time.sleep(0.3)
         self.assertEqual(code, 250, text)
         self.t.delivered_to(qid)
+        self.assertEqual(self.http_get("/healthz"), (200, "ok\n"))
 
 
 class PostscreenTests(TablesCase):
