@@ -18,10 +18,14 @@ where the reverse-DNS check must pass). Entries are added with redis-cli while P
 take effect on the next lookup (no cache). Each redis-cli example of the seed is run as written
 there, except that its `redis-cli add` (no such Redis command) is `set`.
 
-SeedExampleTests: every seed example, through SMTP. FaultTests: Redis stopped → RCPT gets
-451 (4.3.5 "Server configuration error" from the access restrictions, Postfix's answer to a
-table lookup error there), nothing bounced or delivered; back when Redis is back. PostscreenTests: postscreen_access_list permit/reject/del. ParityTests: `postmap -q`
-through socketmap answers as the hash: and cidr: tables built from the same generated data.
+SeedExampleTests: every seed example, through SMTP; the keys Postfix asks a socketmap.
+FaultTests: Redis stopped → RCPT gets 451 (4.3.5 "Server configuration error" from the access
+restrictions, Postfix's answer to a table lookup error there), nothing bounced or delivered,
+/healthz 503; all back when Redis is back. PostscreenTests: postscreen_access_list
+permit/reject/del; Redis down → postscreen skips the list (its own behaviour on a lookup
+error), nothing rejected. ParityTests: `postmap -q` through socketmap answers as the hash: and
+cidr: tables built from the same generated data. LdapTests: an ldap map as virtual_alias_maps,
+parity with Postfix's ldap: table, slapd stopped → 451. CheckConfigTests: --check-config.
 
 Needs root, redis-server and redis-cli, slapd, postfix-ldap, POSTERN_IT_TABLES_BIN (set by
 tests/integration/tables.cmake).
@@ -410,6 +414,20 @@ class PostscreenTests(TablesCase):
         # redis-cli del PSA:8.8.8.8 → welcome again
         self.assertEqual(self.t.cli("del", "PSA:8.8.8.8"), "1")
         self.assertTrue(self.greet("8.8.8.8").startswith("220"))
+
+    def test_redis_down_postscreen_ignores_the_list(self):
+        # postscreen's own answer to a table lookup error: it logs it and skips the rest of
+        # postscreen_access_list, so the client goes on to the other postscreen tests (and
+        # smtpd); nothing is rejected because Redis is down.
+        self.assertEqual(self.t.cli("set", "PSA:203.0.113.66", "reject"), "OK")
+        self.assertTrue(self.greet("203.0.113.66").startswith("521"))
+        self.t.redis.kill()
+        try:
+            self.assertTrue(self.greet("203.0.113.66").startswith("220"))
+            self.assertIn("table lookup error -- ignoring the remainder of this access list",
+                          self.t.env.postfix_log())
+        finally:
+            self.t.redis.start()
 
 
 LDIF = (slapd_server.user_ldif("alice", "alice@example.org", ["sales@example.net"])
