@@ -136,7 +136,11 @@ MapSpec parse_map_spec(const std::string& line) {
 TablesConfig build_tables_config(const DaemonOptions& options) {
   const po::variables_map& values = options.values();
   TablesConfig config;
-  if (values.count("map") == 0) throw ConfigError(options.where("map") + ": no map declared");
+  if (values.count("map") == 0) {
+    throw ConfigError(
+        "no map declared: give --map 'NAME KIND [OPTION=VALUE]...' (config file: "
+        "map = ...)");
+  }
   std::set<std::string> names;
   for (const std::string& line : values["map"].as<std::vector<std::string>>()) {
     try {
@@ -162,8 +166,10 @@ TablesConfig build_tables_config(const DaemonOptions& options) {
   if (!(config.ldap.timeout_seconds > 0)) {
     throw ConfigError(options.where("ldap-timeout") + ": must be more than 0 seconds");
   }
-  if (config.uses(MapSpec::Kind::Ldap) && config.ldap.servers.empty()) {
-    throw ConfigError(options.where("ldap-server") + ": an ldap map needs --ldap-server");
+  for (const MapSpec& spec : config.maps) {
+    if (spec.kind == MapSpec::Kind::Ldap && config.ldap.servers.empty()) {
+      throw ConfigError("map '" + spec.name + "' is an ldap map: --ldap-server is needed");
+    }
   }
   config.worker_threads = values["workers"].as<size_t>();
   if (config.worker_threads == 0) throw ConfigError(options.where("workers") + ": must be > 0");

@@ -612,7 +612,7 @@ class CheckConfigTests(unittest.TestCase):
                 (["--map", "psa mysql"], "map 'psa': kind 'mysql' is not one of redis, cidr, ldap"),
                 (["--map", "a redis", "--map", "a cidr"], "map 'a' declared twice"),
                 ([], "no map declared"),
-                (["--map", "u ldap"], "an ldap map needs --ldap-server")):
+                (["--map", "u ldap"], "map 'u' is an ldap map: --ldap-server is needed")):
             rc, out = self.check("--redis-url", self.redis.url, *args)
             self.assertEqual(rc, 78, out)
             self.assertIn(want, out)
