@@ -24,7 +24,7 @@ std::optional<std::string> string_or_nil(const redis::Reply& reply, const std::s
 class RedisStore : public KeyValueStore {
  public:
   RedisStore(redis::Url url, redis::Options options)
-      : tracker_("redis"), client_(std::move(url), options, &tracker_) {}
+      : tracker_(options.name), client_(std::move(url), options, &tracker_) {}
 
   std::optional<std::string> get(const std::string& key) override {
     return string_or_nil(call({"GET", key}), key);
