@@ -1,72 +1,20 @@
-// policy_server.cpp — the policy delegation server (see policy.hpp). One io thread owns the
-// acceptor, every connection, socket and timer; handlers run on a boost::asio::thread_pool and
-// post their result back to the io thread. A Connection is kept alive by its pending
-// operations (read, write, timers, a handler at work) through shared_ptr.
+// policy_server.cpp — the policy delegation server (see policy.hpp): the policy protocol's
+// framing, fault action and names on the shared stream server (stream_server.hpp).
 // Source: Postfix SMTPD_POLICY_README ("Protocol description", "Policy client/server
 // configuration": smtpd_policy_service_max_idle, _timeout, _default_action).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <utility>  // before Boost 1.74 Asio: its awaitable.hpp uses std::exchange
-
 #include <algorithm>
-#include <array>
-#include <boost/asio.hpp>
 #include <cctype>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <deque>
-#include <exception>
-#include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include "common/config_error.hpp"
-#include "common/log.hpp"
-#include "common/metrics.hpp"
 #include "common/policy.hpp"
-#include "common/process.hpp"
+#include "common/stream_server.hpp"
 
 namespace postern {
 namespace {
-
-namespace asio = boost::asio;
-using Protocol = asio::generic::stream_protocol;
-using Acceptor = asio::basic_socket_acceptor<Protocol>;
-using Clock = std::chrono::steady_clock;
-using ErrorCode = boost::system::error_code;
-
-constexpr size_t kReadChunk = 4096;
-constexpr size_t kMaxPipelined = 32;  // requests read ahead of their answers, per connection
-constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
-constexpr auto kShutdownSlack = std::chrono::seconds(1);
-
-Clock::duration to_duration(double seconds) {
-  return std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(std::max(seconds, 0.0)));
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Metric names allow [a-zA-Z0-9_:]; a daemon name like "postern-spf" becomes postern_spf.
-std::string metric_prefix(const std::string& name) {
-  std::string prefix = name.rfind("postern", 0) == 0 ? name : "postern_" + name;
-  for (char& c : prefix) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!ok) c = '_';
-  }
-  return prefix + "_policy";
-}
 
 // The label for an action: its first word when it is a Postfix access(5) action or an SMTP
 // code, else "other" (a handler cannot blow up the number of series).
@@ -91,499 +39,87 @@ std::string bad_action_reason(const std::string& action) {
   return {};
 }
 
-// The series of one server; nothing when config.metrics is null. Used on the io thread.
-class PolicyMetrics {
+// PolicyRequestParser as a StreamParser: each request becomes a call of the handler.
+class PolicyStreamParser : public StreamParser {
  public:
-  explicit PolicyMetrics(metrics::Registry* registry, const std::string& name);
-  void request();
-  void answered(const std::string& action, double seconds);
-  void fault(const char* kind);
-  void connections(double delta);
-
- private:
-  metrics::Counter& fault_counter(const char* kind);
-
-  metrics::Registry* registry_;
-  std::string prefix_;
-  metrics::Counter* requests_ = nullptr;
-  metrics::Histogram* seconds_ = nullptr;
-  metrics::Gauge* connections_ = nullptr;
-  std::map<std::string, metrics::Counter*> actions_;
-};
-
-PolicyMetrics::PolicyMetrics(metrics::Registry* registry, const std::string& name)
-    : registry_(registry), prefix_(metric_prefix(name)) {
-  if (!registry_) return;
-  requests_ = &registry_->counter(prefix_ + "_requests_total", "Policy requests read.");
-  seconds_ = &registry_->histogram(prefix_ + "_seconds",
-                                   "Time from a request read to its answer queued, in seconds.",
-                                   metrics::default_seconds_buckets());
-  connections_ = &registry_->gauge(prefix_ + "_connections", "Policy connections open.");
-  for (const char* kind : {"error", "timeout", "bad_request"}) fault_counter(kind);
-}
-
-metrics::Counter& PolicyMetrics::fault_counter(const char* kind) {
-  return registry_->counter(prefix_ + "_faults_total",
-                            "Requests answered with the fault action (error, timeout) or "
-                            "refused (bad_request).",
-                            {{"kind", kind}});
-}
-
-void PolicyMetrics::request() {
-  if (requests_) requests_->inc();
-}
-
-void PolicyMetrics::answered(const std::string& action, double seconds) {
-  if (!registry_) return;
-  seconds_->observe(seconds);
-  std::string label = action_label(action);
-  auto it = actions_.find(label);
-  if (it == actions_.end()) {
-    metrics::Counter& counter = registry_->counter(
-        prefix_ + "_actions_total", "Answers sent, by action (first word).", {{"action", label}});
-    it = actions_.emplace(label, &counter).first;
-  }
-  it->second->inc();
-}
-
-void PolicyMetrics::fault(const char* kind) {
-  if (registry_) fault_counter(kind).inc();
-}
-
-void PolicyMetrics::connections(double delta) {
-  if (connections_) connections_->add(delta);
-}
-
-// What a worker hands back: the action to send and, for a fault, its kind and reason.
-struct Outcome {
-  std::string action;
-  const char* fault = nullptr;  // "error" or null
-  std::string reason;
-};
-
-// Runs the handler; never throws.
-Outcome call_handler(const PolicyHandler& handler, const PolicyRequest& request) noexcept {
-  try {
-    Outcome outcome{handler(request), nullptr, {}};
-    outcome.reason = bad_action_reason(outcome.action);
-    if (!outcome.reason.empty()) outcome.fault = "error";
-    return outcome;
-  } catch (const std::exception& e) {
-    return Outcome{std::string(), "error", e.what()};
-  } catch (...) {
-    return Outcome{std::string(), "error", "unknown exception"};
-  }
-}
-
-}  // namespace
-
-class PolicyConnection;
-
-// Everything the io thread owns; PolicyServer::Impl is this.
-struct ServerCore {
-  ServerCore(PolicyServerConfig config, PolicyHandler handler);
-  ServerCore(const ServerCore&) = delete;
-  ServerCore& operator=(const ServerCore&) = delete;
-
-  void open_socket();
-  void accept();
-  void on_accept(const ErrorCode& ec, Protocol::socket socket);
-  void begin_stop();
-  void forget(PolicyConnection* connection);
-
-  PolicyServerConfig config_;
-  PolicyHandler handler_;
-  PolicyMetrics metrics_;
-  Clock::duration deadline_;
-  Clock::duration idle_timeout_;
-  asio::io_context io_{1};
-  Acceptor acceptor_{io_};
-  asio::steady_timer retry_{io_};
-  asio::steady_timer grace_{io_};
-  std::optional<asio::signal_set> signals_;
-  std::map<PolicyConnection*, std::weak_ptr<PolicyConnection>> connections_;
-  bool stopping_ = false;
-  asio::thread_pool workers_;  // last: joined first, while everything it posts to still exists
-};
-
-// One client connection: reads requests, dispatches them, writes answers in order.
-class PolicyConnection : public std::enable_shared_from_this<PolicyConnection> {
- public:
-  PolicyConnection(ServerCore& server, Protocol::socket socket)
-      : server_(server),
-        socket_(std::move(socket)),
-        parser_(server.config_.limits),
-        idle_(server.io_) {}
-  PolicyConnection(const PolicyConnection&) = delete;
-  PolicyConnection& operator=(const PolicyConnection&) = delete;
-
-  void start();
-  void begin_close();  // server stopping: answer what is in progress, read nothing more
-  void close();
-
- private:
-  struct Slot {  // one request in progress, in arrival order
-    explicit Slot(asio::io_context& io) : deadline(io) {}
-    asio::steady_timer deadline;
-    Clock::time_point start = Clock::now();
-    std::string queue_id;
-    std::optional<std::string> action;  // set once answered
-  };
-  using SlotPtr = std::shared_ptr<Slot>;
-
-  void read();
-  void on_read(const ErrorCode& ec, size_t n);
-  void process_input();
-  void dispatch(PolicyRequest request);
-  void on_deadline(const SlotPtr& slot);
-  void on_outcome(const SlotPtr& slot, Outcome outcome);
-  void answer(Slot& slot, std::string action);
-  void flush();
-  void on_write(const ErrorCode& ec);
-  void arm_idle();
-  void on_idle();
-  void bad_request();
-
-  ServerCore& server_;
-  Protocol::socket socket_;
-  PolicyRequestParser parser_;
-  asio::steady_timer idle_;
-  Clock::time_point last_activity_ = Clock::now();
-  std::array<char, kReadChunk> chunk_{};
-  std::string input_;  // read, not yet parsed (pipeline full)
-  std::deque<SlotPtr> slots_;
-  std::string output_;  // being written
-  bool reading_ = false, writing_ = false, closing_ = false, closed_ = false;
-};
-
-void PolicyConnection::start() {
-  server_.connections_.emplace(this, weak_from_this());
-  server_.metrics_.connections(1);
-  arm_idle();
-  read();
-}
-
-void PolicyConnection::read() {
-  if (reading_ || closing_ || closed_) return;
-  reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(chunk_),
-      [self = shared_from_this()](const ErrorCode& ec, size_t n) { self->on_read(ec, n); });
-}
-
-void PolicyConnection::on_read(const ErrorCode& ec, size_t n) {
-  reading_ = false;
-  if (closed_) return;
-  last_activity_ = Clock::now();
-  if (ec == asio::error::eof) return begin_close();  // half-closed: still answer
-  if (ec) {
-    log::debug("policy-disconnect").kv("error", ec.message());
-    return close();
-  }
-  if (closing_) return;
-  input_.append(chunk_.data(), n);
-  process_input();
-}
-
-// Parses what was read while the pipeline has room, then reads on (or waits for answers).
-void PolicyConnection::process_input() {
-  size_t offset = 0;
-  while (offset < input_.size() && slots_.size() < kMaxPipelined) {
-    size_t used = 0;
-    auto state = parser_.feed(std::string_view(input_).substr(offset), used);
-    offset += used;
-    if (state == PolicyRequestParser::State::Error) return bad_request();
-    if (state == PolicyRequestParser::State::Complete) dispatch(parser_.take());
-  }
-  input_.erase(0, offset);
-  if (input_.empty()) read();
-}
-
-void PolicyConnection::bad_request() {
-  log::warning("policy-bad-request").kv("reason", parser_.error());
-  server_.metrics_.fault("bad_request");
-  close();
-}
-
-void PolicyConnection::dispatch(PolicyRequest request) {
-  server_.metrics_.request();
-  auto slot = std::make_shared<Slot>(server_.io_);
-  slot->queue_id = std::string(request.get("queue_id"));
-  slots_.push_back(slot);
-  slot->deadline.expires_after(server_.deadline_);
-  slot->deadline.async_wait([self = shared_from_this(), slot](const ErrorCode& ec) {
-    if (!ec) self->on_deadline(slot);
-  });
-  asio::post(server_.workers_, [self = shared_from_this(), slot, request = std::move(request)] {
-    try {
-      Outcome outcome = call_handler(self->server_.handler_, request);
-      asio::post(self->server_.io_, [self, slot, outcome = std::move(outcome)]() mutable {
-        self->on_outcome(slot, std::move(outcome));
-      });
-    } catch (...) {  // only std::bad_alloc: the deadline answers instead
+  PolicyStreamParser(PolicyLimits limits, std::shared_ptr<const PolicyHandler> handler)
+      : parser_(limits), handler_(std::move(handler)) {}
+  State feed(std::string_view data, size_t& consumed) override {
+    switch (parser_.feed(data, consumed)) {
+      case PolicyRequestParser::State::NeedMore:
+        return State::NeedMore;
+      case PolicyRequestParser::State::Complete:
+        return State::Complete;
+      case PolicyRequestParser::State::Error:
+        break;
     }
-  });
-}
-
-void PolicyConnection::on_deadline(const SlotPtr& slot) {
-  if (closed_ || slot->action) return;
-  log::warning("policy-timeout")
-      .kv("queue_id", slot->queue_id)
-      .kv("seconds", seconds_since(slot->start))
-      .kv("action", server_.config_.fault_action);
-  server_.metrics_.fault("timeout");
-  answer(*slot, server_.config_.fault_action);
-}
-
-void PolicyConnection::on_outcome(const SlotPtr& slot, Outcome outcome) {
-  if (closed_ || slot->action) {
-    log::debug("policy-late-result").kv("queue_id", slot->queue_id);
-    return;
+    return State::Error;
   }
-  slot->deadline.cancel();
-  if (outcome.fault) {
-    log::warning("policy-error")
-        .kv("queue_id", slot->queue_id)
-        .kv("reason", outcome.reason)
-        .kv("action", server_.config_.fault_action);
-    server_.metrics_.fault(outcome.fault);
-    outcome.action = server_.config_.fault_action;
+  StreamRequest take() override {
+    auto request = std::make_shared<PolicyRequest>(parser_.take());
+    std::string queue_id(request->get("queue_id"));
+    return StreamRequest{[handler = handler_, request] { return (*handler)(*request); },
+                         std::move(queue_id)};
   }
-  answer(*slot, std::move(outcome.action));
+  const std::string& error() const override { return parser_.error(); }
+
+ private:
+  PolicyRequestParser parser_;
+  std::shared_ptr<const PolicyHandler> handler_;
+};
+
+StreamProtocol policy_protocol(const PolicyServerConfig& config, PolicyHandler handler) {
+  if (!handler) throw ConfigError("policy server " + config.name + ": no handler");
+  auto shared = std::make_shared<const PolicyHandler>(std::move(handler));
+  StreamProtocol protocol;
+  protocol.event = "policy";
+  protocol.metric_prefix = metric_name_prefix(config.name) + "_policy";
+  protocol.fault_answer = config.fault_action;
+  protocol.make_parser = [limits = config.limits, shared] {
+    return std::make_unique<PolicyStreamParser>(limits, shared);
+  };
+  protocol.frame = [](const std::string& action) { return "action=" + action + "\n\n"; };
+  protocol.check_answer = bad_action_reason;
+  protocol.label = [](const std::string& action) { return action_label(action); };
+  return protocol;
 }
 
-void PolicyConnection::answer(Slot& slot, std::string action) {
-  server_.metrics_.answered(action, seconds_since(slot.start));
-  slot.action = std::move(action);
-  flush();
-}
-
-// Writes the answers ready at the head of the queue, in request order; one write at a time.
-void PolicyConnection::flush() {
-  if (writing_ || closed_) return;
-  while (!slots_.empty() && slots_.front()->action) {
-    output_.append("action=").append(*slots_.front()->action).append("\n\n");
-    slots_.pop_front();
-  }
-  if (output_.empty()) {
-    if (closing_ && slots_.empty()) close();
-    return;
-  }
-  writing_ = true;
-  asio::async_write(
-      socket_, asio::buffer(output_),
-      [self = shared_from_this()](const ErrorCode& ec, size_t) { self->on_write(ec); });
-}
-
-void PolicyConnection::on_write(const ErrorCode& ec) {
-  writing_ = false;
-  output_.clear();
-  if (closed_) return;
-  if (ec) {
-    log::debug("policy-disconnect").kv("error", ec.message());
-    return close();
-  }
-  last_activity_ = Clock::now();
-  flush();
-  if (!closing_ && !reading_ && !closed_) process_input();
-}
-
-void PolicyConnection::arm_idle() {
-  idle_.expires_at(last_activity_ + server_.idle_timeout_);
-  idle_.async_wait([self = shared_from_this()](const ErrorCode& ec) {
-    if (!ec) self->on_idle();
-  });
-}
-
-// Idle: nothing read or written for the idle timeout and no handler at work (a stalled write
-// counts as idle). A request in progress is bounded by its deadline, so wait for it.
-void PolicyConnection::on_idle() {
-  if (closed_) return;
-  bool waiting_for_handler = !slots_.empty() && !writing_;
-  if (Clock::now() < last_activity_ + server_.idle_timeout_ || waiting_for_handler) {
-    if (waiting_for_handler) last_activity_ = Clock::now();
-    return arm_idle();
-  }
-  log::debug("policy-idle-close").kv("seconds", seconds_since(last_activity_));
-  close();
-}
-
-void PolicyConnection::begin_close() {
-  if (closed_) return;
-  closing_ = true;
-  ErrorCode ignored;
-  if (reading_) socket_.shutdown(Protocol::socket::shutdown_receive, ignored);
-  flush();
-}
-
-void PolicyConnection::close() {
-  if (closed_) return;
-  closed_ = true;
-  ErrorCode ignored;
-  idle_.cancel();
-  for (auto& slot : slots_) slot->deadline.cancel();
-  slots_.clear();
-  socket_.shutdown(Protocol::socket::shutdown_both, ignored);
-  socket_.close(ignored);
-  server_.metrics_.connections(-1);
-  server_.forget(this);
-}
-
-ServerCore::ServerCore(PolicyServerConfig config, PolicyHandler handler)
-    : config_(std::move(config)),
-      handler_(std::move(handler)),
-      metrics_(config_.metrics, config_.name),
-      deadline_(to_duration(config_.request_deadline_seconds)),
-      idle_timeout_(to_duration(config_.idle_timeout_seconds)),
-      workers_(std::max<size_t>(config_.worker_threads, 1)) {
-  if (!handler_) throw ConfigError("policy server " + config_.name + ": no handler");
-}
-
-namespace {
-
-// Protocol (address family + protocol number) of a bound socket, for Asio's generic acceptor.
-Protocol protocol_of(const SocketSpec& spec) {
-  switch (spec.family) {
-    case SocketSpec::Family::Unix:
-      return Protocol(AF_UNIX, 0);
-    case SocketSpec::Family::Inet6:
-      return Protocol(AF_INET6, IPPROTO_TCP);
-    case SocketSpec::Family::Inet:
-      break;
-  }
-  return Protocol(AF_INET, IPPROTO_TCP);
-}
-
-// Before the privilege drop: mode and owner for the unix socket file.
-void prepare_unix_socket(const PolicyServerConfig& config) {
-  const std::string& path = config.socket.path;
-  if (::chmod(path.c_str(), static_cast<mode_t>(config.socket_mode)) != 0) {
-    throw ConfigError("chmod " + path + ": " + std::strerror(errno));
-  }
-  give_to_user(path, config.socket_owner);
+StreamServerConfig stream_config(const PolicyServerConfig& config) {
+  StreamServerConfig stream;
+  stream.socket = config.socket;
+  stream.socket_mode = config.socket_mode;
+  stream.socket_owner = config.socket_owner;
+  stream.worker_threads = config.worker_threads;
+  stream.request_deadline_seconds = config.request_deadline_seconds;
+  stream.metrics = config.metrics;
+  stream.on_listening = config.on_listening;
+  stream.idle_timeout_seconds = config.idle_timeout_seconds;
+  stream.max_connections = config.max_connections;
+  return stream;
 }
 
 }  // namespace
 
-void ServerCore::open_socket() {
-  int fd = -1;
-  try {
-    fd = bind_listen(config_.socket, SOMAXCONN);
-  } catch (const std::system_error& e) {
-    throw ConfigError("cannot listen on " + config_.socket.milter_notation() + ": " + e.what());
-  }
-  ErrorCode ec;
-  acceptor_.assign(protocol_of(config_.socket), fd, ec);
-  if (ec) {
-    ::close(fd);
-    throw ConfigError("cannot listen on " + config_.socket.milter_notation() + ": " + ec.message());
-  }
-  if (config_.socket.family == SocketSpec::Family::Unix) prepare_unix_socket(config_);
-}
-
-void ServerCore::accept() {
-  acceptor_.async_accept(
-      [this](const ErrorCode& ec, Protocol::socket socket) { on_accept(ec, std::move(socket)); });
-}
-
-void ServerCore::on_accept(const ErrorCode& ec, Protocol::socket socket) {
-  if (ec == asio::error::operation_aborted || stopping_) return;
-  if (ec) {  // e.g. EMFILE: wait a little instead of spinning
-    log::warning("policy-accept").kv("error", ec.message());
-    retry_.expires_after(kAcceptRetryDelay);
-    retry_.async_wait([this](const ErrorCode& wait_error) {
-      if (!wait_error) accept();
-    });
-    return;
-  }
-  if (connections_.size() < config_.max_connections) {
-    std::make_shared<PolicyConnection>(*this, std::move(socket))->start();
-  } else {
-    log::warning("policy-too-many-connections").kv("limit", config_.max_connections);
-  }  // else: the socket closes as it goes out of scope
-  accept();
-}
-
-void ServerCore::begin_stop() {
-  if (stopping_) return;
-  stopping_ = true;
-  log::info("policy-stopping").kv("connections", connections_.size());
-  ErrorCode ignored;
-  acceptor_.close(ignored);
-  retry_.cancel();
-  if (signals_) signals_->cancel(ignored);
-  grace_.expires_after(deadline_ + kShutdownSlack);
-  grace_.async_wait([this](const ErrorCode& ec) {
-    if (!ec) io_.stop();  // connections still open (a client that does not read) are dropped
-  });
-  auto open = connections_;  // begin_close() may forget() while we iterate
-  for (auto& [raw, weak] : open) {
-    if (auto connection = weak.lock()) connection->begin_close();
-  }
-  if (connections_.empty()) grace_.cancel();
-}
-
-void ServerCore::forget(PolicyConnection* connection) {
-  connections_.erase(connection);
-  if (stopping_ && connections_.empty()) grace_.cancel();
-}
-
-struct PolicyServer::Impl : ServerCore {
-  using ServerCore::ServerCore;
+struct PolicyServer::Impl : StreamServer {
+  using StreamServer::StreamServer;
 };
 
 PolicyServer::PolicyServer(PolicyServerConfig config, PolicyHandler handler)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(handler))) {
-  impl_->open_socket();
-  SocketSpec bound = impl_->config_.socket;
-  if (bound.family != SocketSpec::Family::Unix) bound.port = port();
-  log::info("policy-listening").kv("socket", bound.milter_notation());
-  if (impl_->config_.on_listening) impl_->config_.on_listening();
-}
+    : impl_(std::make_unique<Impl>(stream_config(config),
+                                   policy_protocol(config, std::move(handler)))) {}
 
-PolicyServer::~PolicyServer() {
-  impl_->workers_.stop();
-  impl_->workers_.join();
-}
+PolicyServer::~PolicyServer() = default;
 
 uint16_t PolicyServer::port() const {
-  if (impl_->config_.socket.family == SocketSpec::Family::Unix) return 0;
-  ErrorCode ec;
-  auto endpoint = impl_->acceptor_.local_endpoint(ec);
-  if (ec) return 0;
-  // sin_port and sin6_port hold the port at the same place, in network order.
-  sockaddr_in6 address{};
-  std::memcpy(&address, endpoint.data(), std::min(sizeof address, endpoint.size()));
-  return ntohs(address.sin6_port);
+  return impl_->port();
 }
 
 int PolicyServer::run(bool stop_on_signals) {
-  ServerCore& s = *impl_;
-  if (stop_on_signals) {
-    s.signals_.emplace(s.io_, SIGINT, SIGTERM);
-    s.signals_->async_wait([&s](const ErrorCode& ec, int signal) {
-      if (ec) return;
-      log::info("policy-signal").kv("signal", signal);
-      s.begin_stop();
-    });
-  }
-  s.accept();
-  for (;;) {
-    try {
-      s.io_.run();
-      break;
-    } catch (const std::exception& e) {  // a bug in a completion handler: log, serve on
-      log::error("policy-internal-error").kv("reason", e.what());
-    }
-  }
-  s.workers_.stop();
-  s.workers_.join();
-  log::info("policy-stopped");
-  return 0;
+  return impl_->run(stop_on_signals);
 }
 
 void PolicyServer::stop() {
-  asio::post(impl_->io_, [impl = impl_.get()] { impl->begin_stop(); });
+  impl_->stop();
 }
 
 int run_policy_server(const PolicyServerConfig& config, PolicyHandler handler) {

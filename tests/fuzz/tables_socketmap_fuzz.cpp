@@ -1,0 +1,88 @@
+// tables_socketmap_fuzz.cpp — libFuzzer target for the socketmap request side (socketmap.hpp):
+// NetstringParser over the bytes a socketmap client sends, then parse_socketmap_request on
+// each payload, and the CIDR map's key generation (cidr_candidate_keys) on each key, as
+// postern-tables runs them on untrusted input. The first byte picks a chunk size; the rest is
+// fed in chunks of that size, as socket reads deliver it.
+// Properties checked (abort on violation): consumed <= the bytes fed; chunked feeding gives the
+// same payloads and the same error as feeding everything at once; every payload respects the
+// limit and re-framed with netstring() parses back to itself; a parsed request's name is
+// non-empty and without a space, its key within the key limit; candidate keys are none or
+// 34/130.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/socketmap.hpp"
+#include "policyd/tables/maps.hpp"
+
+namespace {
+
+using postern::NetstringParser;
+using State = NetstringParser::State;
+constexpr size_t kMaxPayload = 64;  // small, so the fuzzer reaches the cap quickly
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+struct Run {
+  std::vector<std::string> payloads;
+  std::string error;
+};
+
+Run parse_all(std::string_view text, size_t chunk) {
+  Run run;
+  NetstringParser parser(kMaxPayload);
+  for (size_t at = 0; at < text.size(); at += chunk) {
+    std::string_view piece = text.substr(at, chunk);
+    while (!piece.empty()) {
+      size_t consumed = 0;
+      State state = parser.feed(piece, consumed);
+      check(consumed <= piece.size());
+      if (state == State::Error) {
+        check(!parser.error().empty());
+        run.error = parser.error();
+        return run;
+      }
+      check(state == State::Complete || consumed == piece.size());
+      if (state == State::Complete) run.payloads.push_back(parser.take());
+      piece.remove_prefix(consumed);
+    }
+  }
+  return run;
+}
+
+void check_payload(const std::string& payload) {
+  check(payload.size() <= kMaxPayload);
+  NetstringParser again(kMaxPayload);
+  std::string framed = postern::netstring(payload);
+  size_t consumed = 0;
+  check(again.feed(framed, consumed) == State::Complete && consumed == framed.size());
+  check(again.take() == payload);
+  postern::SocketmapLimits limits;
+  limits.max_request_bytes = kMaxPayload;
+  limits.max_key_bytes = 32;
+  postern::SocketmapRequest request;
+  if (!postern::parse_socketmap_request(payload, limits, request).empty()) return;
+  check(!request.name.empty() && request.name.find(' ') == std::string::npos);
+  check(request.key.size() <= limits.max_key_bytes);
+  size_t keys = postern::tables::cidr_candidate_keys("P:", request.key).size();
+  check(keys == 0 || keys == 34 || keys == 130);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  size_t chunk = data[0] % 17 + 1;
+  std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  Run whole = parse_all(text, text.size() + 1);
+  Run pieces = parse_all(text, chunk);
+  check(whole.error == pieces.error);
+  check(whole.payloads == pieces.payloads);
+  for (const std::string& payload : whole.payloads) check_payload(payload);
+  return 0;
+}
