@@ -4,16 +4,19 @@
 // smtpd_access_policy RCPT requests back to back and timing send → reply. Client addresses
 // come from a pool of random public-looking IPv4 addresses (see random_client()), senders
 // from a pool of random local@domain over the sender domains given, helo_name=mail.DOMAIN,
-// a fresh instance= per request.
+// a fresh instance= per request, recipient=user@rcpt.example (or one of a pool of --recipients).
 //
 // usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections 20]
 //                    [--duration SECONDS | --count N] --domains FILE [--clients 1000]
-//                    [--senders 1000] [--seed N] [--unique] [--timeout SECONDS]
+//                    [--senders 1000] [--recipients N] [--seed N] [--unique]
+//                    [--timeout SECONDS]
 //
 //   --domains FILE  one sender domain per line
 //   --unique        each request uses the next domain of FILE (once each; stops when all are
 //                   used): every check sees a cold cache
 //   --count N       stop after N requests in all (default: run --duration, 10 s)
+//   --recipients N  each request's recipient drawn from N random local@rcpt.example
+//                   (greylisting triplets); default 0: always user@rcpt.example
 //
 // Prints one line of key=value pairs: requests, errors, seconds, rps, p50_ms, p99_ms,
 // max_ms, and a count per action verb (action_DUNNO=…, action_PREPEND=…). Exit status 0
@@ -53,6 +56,7 @@ struct Options {
   std::string domains_file;
   int clients = 1000;
   int senders = 1000;
+  int recipients = 0;  // 0: the one recipient user@rcpt.example
   unsigned seed = 1;
   bool unique = false;
   double timeout = 30.0;
@@ -63,7 +67,8 @@ struct Options {
   std::fprintf(stderr,
                "usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections N]\n"
                "                   [--duration S | --count N] --domains FILE [--clients N]\n"
-               "                   [--senders N] [--seed N] [--unique] [--timeout S]\n");
+               "                   [--senders N] [--recipients N] [--seed N] [--unique]\n"
+               "                   [--timeout S]\n");
   std::exit(2);
 }
 
@@ -89,6 +94,8 @@ Options parse(int argc, char** argv) {
       o.clients = std::stoi(value());
     else if (a == "--senders")
       o.senders = std::stoi(value());
+    else if (a == "--recipients")
+      o.recipients = std::stoi(value());
     else if (a == "--seed")
       o.seed = static_cast<unsigned>(std::stoul(value()));
     else if (a == "--unique")
@@ -101,6 +108,7 @@ Options parse(int argc, char** argv) {
   if (o.socket.empty() || o.domains_file.empty()) usage("--socket and --domains are required");
   if (o.connections < 1 || o.clients < 1 || o.senders < 1)
     usage("--connections, --clients and --senders must be at least 1");
+  if (o.recipients < 0) usage("--recipients must be 0 or more");
   return o;
 }
 
@@ -174,9 +182,10 @@ std::string random_local(std::mt19937_64& rng) {
 struct Shared {
   const Options* opt = nullptr;
   std::vector<std::string> clients;
-  std::vector<std::string> senders;  // local@domain (not --unique)
-  std::vector<std::string> domains;  // --unique
-  std::atomic<long> next{0};         // requests started (--count / --unique)
+  std::vector<std::string> senders;     // local@domain (not --unique)
+  std::vector<std::string> domains;     // --unique
+  std::vector<std::string> recipients;  // --recipients (empty: user@rcpt.example)
+  std::atomic<long> next{0};            // requests started (--count / --unique)
   std::atomic<bool> stop{false};
   Clock::time_point deadline;
 };
@@ -238,13 +247,15 @@ void worker(Shared& sh, int id, Result& res) {
     if (Clock::now() >= sh.deadline && o.count < 0 && !o.unique) break;
     if (sender.empty()) sender = sh.senders[rng() % sh.senders.size()];
     const std::string& client = sh.clients[rng() % sh.clients.size()];
+    const std::string recipient =
+        sh.recipients.empty() ? "user@rcpt.example" : sh.recipients[rng() % sh.recipients.size()];
     auto at = sender.find('@');
     std::string domain = sender.substr(at + 1);
     req.clear();
     req += "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n";
     req += "client_address=" + client + "\nclient_name=unknown\n";
     req += "reverse_client_name=unknown\nhelo_name=mail." + domain + "\n";
-    req += "sender=" + sender + "\nrecipient=user@rcpt.example\nrecipient_count=0\n";
+    req += "sender=" + sender + "\nrecipient=" + recipient + "\nrecipient_count=0\n";
     req += "queue_id=\ninstance=" + std::to_string(id) + "." + std::to_string(++serial) +
            "\nsize=0\nsasl_method=\nsasl_username=\nsasl_sender=\n\n";
     auto t0 = Clock::now();
@@ -288,6 +299,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.clients; ++i) sh.clients.push_back(random_client(rng));
   for (int i = 0; i < o.senders; ++i)
     sh.senders.push_back(random_local(rng) + "@" + sh.domains[rng() % sh.domains.size()]);
+  for (int i = 0; i < o.recipients; ++i)
+    sh.recipients.push_back(random_local(rng) + "@rcpt.example");
 
   std::vector<Result> results(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;

@@ -275,6 +275,22 @@ class Postgrey(_Service):
     def env_binary(self):
         return None  # perl: no ASan
 
+    def db_records(self):
+        """Records in postgrey's triplet database (postgrey.db) and its client auto-whitelist
+        (postgrey_clients.db), counted with Perl's BerkeleyDB module (postgrey's own); call
+        after stop(). None when they cannot be read."""
+        script = ('use BerkeleyDB; my $n = 0; for my $f (@ARGV) { my %h; '
+                  'tie %h, "BerkeleyDB::Btree", -Filename => $f, -Flags => DB_RDONLY '
+                  'or next; $n += scalar keys %h; untie %h } print $n')
+        files = [os.path.join(self.dbdir, f) for f in ("postgrey.db", "postgrey_clients.db")
+                 if os.path.exists(os.path.join(self.dbdir, f))]
+        try:
+            out = subprocess.run(["/usr/bin/perl", "-e", script] + files, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, timeout=300).stdout
+            return int(out)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return None
+
     def db_bytes(self):
         """Size of postgrey's Berkeley DB files (postgrey*.db), bytes."""
         return sum(os.path.getsize(os.path.join(self.dbdir, f))

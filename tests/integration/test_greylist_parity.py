@@ -292,6 +292,8 @@ def make_trace(settings, seed=SEED):
         (W + 1, "late-retry", request(c, s, rc, tr.instance())),
         (W + 1 + D - 1, "early-again", request(c, s, rc, tr.instance())),
         (W + 1 + D, "pass", request(c, s, rc, tr.instance()))])
+    # postgrey restarts only when now - first > retry window (strict): a retry at exactly
+    # first + window still passes
     c, s, rc = tr.client(), "%s@%s" % (tr.local(), tr.domain()), tr.rcpt()
     tr.sequence("window/boundary", [
         (0, "first", request(c, s, rc, tr.instance())),

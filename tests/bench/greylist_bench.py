@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+"""greylist_bench.py — postern-greylist (LMDB, Redis) against Debian's postgrey, policy protocol.
+
+All three services get the same request stream in the same run: tests/bench/policy_load with
+--connections persistent connections (default 20), --clients random client addresses (so about
+as many /24 networks), --senders random senders over 200 domains and --recipients random
+recipients, the same --seed for every service (so each connection sends the same sequence of
+triplets to each), back to back for --duration seconds. Most requests are new triplets or
+early retries (the delay is 300 s, longer than the run): every request reads and writes the
+store, greylisting's worst case. All three read Debian's /etc/postgrey/whitelist_clients and
+whitelist_recipients, and run with their defaults otherwise (postern-greylist: 4 workers,
+--store-sync-interval 1; postgrey: one process, Berkeley DB with transactions).
+
+For each service: start it fresh, a 2 s warm-up, the measured run ("empty"), then a fill to
+--fill triplets (postern-greylist; postgrey: --postgrey-fill, slower) with random triplets from
+a 1000 x 1000 x 1000 space, then a second measured run on the full store ("full"). Reported:
+req/s, p50/p99/max latency, CPU ms per request (utime+stime of the service from /proc, and of
+redis-server for the Redis store), RSS of the service (and of redis-server) after the fill,
+the store's size after the fill (LMDB: data.mdb; Redis: used_memory; postgrey: its
+Berkeley DB files) and the records stored (LMDB: mdb_stat; Redis: DBSIZE).
+
+usage: tests/bench/greylist_bench.py [--build DIR] [--connections 20] [--duration 10]
+           [--fill 1000000] [--postgrey-fill 100000] [--port-base 24100]
+           [--only lmdb,redis,postgrey] [--tmp-base /dev/shm] [--keep-tmp]
+Needs root (postgrey drops to its user otherwise), Debian's postgrey, redis-server, lmdb-utils
+(deploy/install-deps). Ports: --port-base .. +4 on 127.0.0.1. Build first:
+  cmake -S . -B BUILD -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+  ninja -C BUILD postern-greylist policy_load
+Not part of ctest: figures, not pass/fail.
+
+Measured on 2026-11-22 (Debian 12, 2 cores shared with six other engineers' builds and tests,
+so rates are low and noisy; CPU per request is the steadier figure): see the README table
+written by the last run (tests/bench/README.md, greylist section).
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+
+from postgrey_peer import (DEBIAN_WHITELIST_CLIENTS, DEBIAN_WHITELIST_RECIPIENTS,  # noqa: E402
+                           Postgrey, PosternGreylist)
+from redis_server import RedisServer  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def mib(n):
+    return n / 1048576.0
+
+
+class Subject:
+    """One service under test: `pids()` to charge CPU to, `extra()` → figures after the fill."""
+
+    def __init__(self, name, service, backend=None):
+        self.name, self.service, self.backend = name, service, backend
+
+    def start(self):
+        if self.backend:
+            self.backend.start()
+        self.service.start()
+
+    def stop(self):
+        self.service.stop()
+        if self.backend:
+            self.backend.stop()
+
+    def pid(self):
+        return self.service.pid
+
+    def backend_pid(self):
+        return self.backend.proc.pid if self.backend and self.backend.proc else None
+
+
+class Bench:
+    def __init__(self, args, tmp):
+        self.a, self.tmp = args, tmp
+        self.load = os.path.join(args.build, "tests", "bench", "policy_load")
+        self.binary = os.path.join(args.build, "policyd", "greylist", "postern-greylist")
+        self.domains = os.path.join(tmp, "domains")
+        with open(self.domains, "w") as f:
+            f.write("".join("d%03d.bench.example\n" % i for i in range(200)))
+
+    def run_load(self, port, extra):
+        cmd = [self.load, "--socket", "inet:127.0.0.1:%d" % port, "--domains", self.domains,
+               "--connections", str(self.a.connections)] + extra
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+        r = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        if not r:
+            raise RuntimeError("policy_load failed (%d): %s" % (out.returncode, out.stderr))
+        return r
+
+    def measure(self, subj, phase, extra):
+        pid, bpid = subj.pid(), subj.backend_pid()
+        c0 = cpu_seconds(pid)
+        b0 = cpu_seconds(bpid) if bpid else 0.0
+        r = self.run_load(subj.service.port, extra)
+        n = max(int(r["requests"]), 1)
+        r["cpu_ms"] = 1000.0 * (cpu_seconds(pid) - c0) / n
+        r["backend_cpu_ms"] = 1000.0 * (cpu_seconds(bpid) - b0) / n if bpid else None
+        actions = " ".join("%s=%s" % (k[7:], v) for k, v in r.items() if k.startswith("action_"))
+        print("  %-14s %-6s %8s req %9.1f req/s  p50 %7.3f ms  p99 %7.3f ms  max %7.1f ms  "
+              "%.4f ms CPU/req%s  errors %s  [%s]"
+              % (subj.name, phase, r["requests"], float(r["rps"]), float(r["p50_ms"]),
+                 float(r["p99_ms"]), float(r["max_ms"]), r["cpu_ms"],
+                 " (+%.4f redis)" % r["backend_cpu_ms"] if bpid else "", r["errors"], actions),
+              flush=True)
+        return r
+
+    def stream(self, seed):
+        return ["--clients", str(self.a.clients), "--senders", str(self.a.senders),
+                "--recipients", str(self.a.recipients), "--seed", str(seed)]
+
+    def fill(self, subj, count):
+        t0 = time.monotonic()
+        r = self.run_load(subj.service.port, ["--count", str(count), "--clients", "1000",
+                                              "--senders", "1000", "--recipients", "1000",
+                                              "--seed", "424242"])
+        print("  %-14s fill   %8s req in %.1f s (%.0f req/s), errors %s"
+              % (subj.name, r["requests"], time.monotonic() - t0, float(r["rps"]), r["errors"]),
+              flush=True)
+        return r
+
+    def store_figures(self, subj):
+        """(store bytes, records or None, note) after the fill."""
+        if subj.name == "postern-lmdb":
+            path = os.path.join(self.tmp, "lmdb")
+            size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+            records = None
+            try:
+                out = subprocess.run(["mdb_stat", "-a", path], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, timeout=60).stdout
+                # "Status of NAME" then "  Entries: N" per named database (not the main one)
+                named = re.findall(r"Status of (?!Main DB)(\S+)\n(?:.*\n)*?\s+Entries: (\d+)",
+                                   out)
+                records = sum(int(n) for _, n in named) if named else None
+            except (OSError, subprocess.SubprocessError):
+                pass
+            return size, records, "data.mdb"
+        if subj.name == "postern-redis":
+            info = subj.backend.command("INFO", "memory")
+            used = int(re.search(r"used_memory:(\d+)", info).group(1))
+            return used, int(subj.backend.command("DBSIZE")), "used_memory"
+        return subj.service.db_bytes(), "after-stop", "postgrey*.db"
+
+    def subject(self, which):
+        a, base = self.a, self.a.port_base
+        wl = ["--whitelist-clients", DEBIAN_WHITELIST_CLIENTS,
+              "--whitelist-recipients", DEBIAN_WHITELIST_RECIPIENTS]
+        if which == "lmdb":
+            os.makedirs(os.path.join(self.tmp, "lmdb"), exist_ok=True)
+            return Subject("postern-lmdb", PosternGreylist(
+                self.tmp, self.binary, base, name="postern-lmdb",
+                args=["--store", "lmdb:" + os.path.join(self.tmp, "lmdb"),
+                      "--store-map-size", "4096"] + wl))
+        if which == "redis":
+            redis = RedisServer(base + 2)
+            return Subject("postern-redis", PosternGreylist(
+                self.tmp, self.binary, base + 1, name="postern-redis",
+                args=["--store", "redis://127.0.0.1:%d/0" % (base + 2)] + wl), backend=redis)
+        return Subject("postgrey", Postgrey(self.tmp, base + 3,
+                                            whitelist_clients=[DEBIAN_WHITELIST_CLIENTS],
+                                            whitelist_recipients=[DEBIAN_WHITELIST_RECIPIENTS]))
+
+    def run_one(self, which):
+        a = self.a
+        subj = self.subject(which)
+        res = {}
+        subj.start()
+        try:
+            self.measure(subj, "warmup", ["--duration", "2"] + self.stream(7))
+            res["empty"] = self.measure(subj, "empty", ["--duration", str(a.duration)]
+                                        + self.stream(11))
+            count = a.postgrey_fill if which == "postgrey" else a.fill
+            if count > 0:
+                res["fill"] = self.fill(subj, count)
+                res["full"] = self.measure(subj, "full", ["--duration", str(a.duration)]
+                                           + self.stream(13))
+                res["rss"] = rss_bytes(subj.pid())
+                res["backend_rss"] = rss_bytes(subj.backend_pid()) if subj.backend else None
+                res["store"] = list(self.store_figures(subj))
+                res["filled"] = count
+                if res["store"][1] == "after-stop":  # postgrey: count with BerkeleyDB, stopped
+                    subj.stop()
+                    res["store"][1] = subj.service.db_records()
+                print("  %-14s after %d fill requests: RSS %.1f MiB%s, store %.1f MiB (%s)%s"
+                      % (subj.name, count, mib(res["rss"]),
+                         " + redis-server %.1f MiB" % mib(res["backend_rss"])
+                         if res["backend_rss"] else "", mib(res["store"][0]), res["store"][2],
+                         ", %d records" % res["store"][1] if res["store"][1] is not None
+                         else ""), flush=True)
+        finally:
+            subj.stop()
+        return res
+
+    def run(self):
+        a = self.a
+        for path in (self.load, self.binary):
+            if not os.access(path, os.X_OK):
+                sys.exit("greylist_bench: %s missing: ninja -C %s postern-greylist policy_load"
+                         % (path, a.build))
+        print("# %d connections, %.0f s runs, stream: %d clients x %d senders x %d recipients "
+              "(same seeds for every service); fill: %d triplets (postgrey %d)"
+              % (a.connections, a.duration, a.clients, a.senders, a.recipients, a.fill,
+                 a.postgrey_fill), flush=True)
+        results = {}
+        for which in a.only:
+            results[{"lmdb": "postern-lmdb", "redis": "postern-redis"}.get(which, which)] = \
+                self.run_one(which)
+        self.table(results)
+
+    def table(self, results):
+        print()
+        print("| service | store | req/s | p50 ms | p99 ms | CPU ms/req | RSS after fill MiB "
+              "| store after fill MiB | per triplet B |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, r in results.items():
+            for phase in ("empty", "full"):
+                if phase not in r:
+                    continue
+                m = r[phase]
+                cpu = "%.4f" % m["cpu_ms"]
+                if m.get("backend_cpu_ms") is not None:
+                    cpu += " + %.4f redis" % m["backend_cpu_ms"]
+                rss = store = per = ""
+                if phase == "full":
+                    rss = "%.1f" % mib(r["rss"])
+                    if r.get("backend_rss"):
+                        rss += " + %.1f redis" % mib(r["backend_rss"])
+                    store = "%.1f" % mib(r["store"][0])
+                    per = "%.0f" % (r["store"][0] / max(r["store"][1] or r["filled"], 1))
+                print("| %s | %s | %.0f | %.3f | %.3f | %s | %s | %s | %s |"
+                      % (name, phase if phase == "empty" else "full (%d)" % r["filled"],
+                         float(m["rps"]), float(m["p50_ms"]), float(m["p99_ms"]), cpu, rss,
+                         store, per))
+        pg = results.get("postgrey")
+        for name in ("postern-lmdb", "postern-redis"):
+            if pg and name in results:
+                for phase in ("empty", "full"):
+                    if phase in results[name] and phase in pg:
+                        p, q = results[name][phase], pg[phase]
+                        print("# %s/postgrey %s: req/s x%.1f  p99 x%.3f  CPU/req x%.3f"
+                              % (name, phase, float(p["rps"]) / float(q["rps"]),
+                                 float(p["p99_ms"]) / max(float(q["p99_ms"]), 1e-9),
+                                 p["cpu_ms"] / max(q["cpu_ms"], 1e-9)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--connections", type=int, default=20)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--senders", type=int, default=1000)
+    ap.add_argument("--recipients", type=int, default=100)
+    ap.add_argument("--fill", type=int, default=1000000)
+    ap.add_argument("--postgrey-fill", type=int, default=100000)
+    ap.add_argument("--port-base", type=int,
+                    default=int(os.environ.get("POSTERN_BENCH_PORT_BASE", "24100")))
+    ap.add_argument("--only", default="lmdb,redis,postgrey")
+    ap.add_argument("--tmp-base", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+                    help="where the stores live (default /dev/shm: no disk; postgrey commits "
+                    "every request with fsync, so on a disk it measures the disk)")
+    ap.add_argument("--keep-tmp", action="store_true")
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
+    args.only = [w for w in args.only.split(",") if w]
+    if set(args.only) - {"lmdb", "redis", "postgrey"}:
+        sys.exit("greylist_bench: --only takes lmdb, redis, postgrey")
+    if os.geteuid() != 0 and "postgrey" in args.only:
+        sys.exit("greylist_bench: needs root for postgrey (or --only lmdb,redis)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = tempfile.mkdtemp(prefix="greylist-bench-", dir=args.tmp_base)
+    try:
+        Bench(args, tmp).run()
+    finally:
+        if args.keep_tmp:
+            print("# work directory kept: %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
