@@ -167,7 +167,7 @@ class Bench:
         return subj.service.db_bytes(), "after-stop", "postgrey*.db"
 
     def subject(self, which):
-        a, base = self.a, self.a.port_base
+        base = self.a.port_base
         wl = ["--whitelist-clients", DEBIAN_WHITELIST_CLIENTS,
               "--whitelist-recipients", DEBIAN_WHITELIST_RECIPIENTS]
         if which == "lmdb":

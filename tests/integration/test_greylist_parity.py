@@ -39,7 +39,6 @@ Every difference is listed. EXPECTED_DIFFERENCES holds the deliberate ones, with
 a difference not listed there fails the test, and so does a listed one that did not occur.
 """
 
-import ipaddress
 import os
 import random
 import shutil
