@@ -115,6 +115,9 @@ void add_greylist_options(po::options_description& options) {
        "big senders never greylisted, by verified client name (postgrey client-whitelist "
        "format)")                                                                       //
       ("dry-run", po::bool_switch(), "decide, log and count, but always answer DUNNO")  //
+      ("trust-test-time", po::bool_switch(),
+       "testing only: decide at the request's policy_test_time (as postgrey does) to replay "
+       "traces")  //
       ("workers", po::value<size_t>()->default_value(4)->value_name("N"),
        "threads deciding requests")  //
       ("request-deadline", po::value<double>()->default_value(5)->value_name("SECONDS"),
@@ -218,6 +221,7 @@ GreylistConfig build_greylist_config(const DaemonOptions& options) {
     throw ConfigError(options.where("skip-networks") + ": " + e.what());
   }
   c.policy.dry_run = v["dry-run"].as<bool>();
+  c.policy.trust_test_time = v["trust-test-time"].as<bool>();
   c.worker_threads = v["workers"].as<size_t>();
   if (c.worker_threads == 0 || c.worker_threads > 256) {
     throw ConfigError(options.where("workers") + ": must be 1..256");

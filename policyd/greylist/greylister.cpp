@@ -69,7 +69,7 @@ Verdict Greylister::decide(const TripletRequest& request) {
     v.outcome = Outcome::BadClientAddress;
     return v;
   }
-  const int64_t now = clock_();
+  const int64_t now = request.now != 0 ? request.now : clock_();
   const bool awl = settings_.auto_whitelist_clients > 0;
   // The auto-whitelist is keyed by the exact address (postgrey: $ip->addr()).
   std::string client_key = awl ? *client_network(request.client_address, {0, 0, true}) : "";

@@ -53,6 +53,7 @@ struct TripletRequest {
   std::string_view sender;       // "" for the null sender
   std::string_view recipient;
   std::string_view instance;  // one per message; "" when absent
+  int64_t now = 0;            // Unix seconds to decide at instead of the clock (0: the clock)
 };
 
 enum class Outcome {
