@@ -77,14 +77,15 @@ void add_greylist_options(po::options_description& options) {
        "\"DEFER_IF_PERMIT 4.3.0 Greylisting store unavailable\"")  //
       ("delay", po::value<int64_t>()->default_value(300)->value_name("SECONDS"),
        "how long a new triplet is greylisted")  //
-      (
-          "max-age", po::value<int64_t>()->default_value(35)->value_name("DAYS"),
-          "forget a triplet that passed, and an auto-whitelisted client, after this many days "
-          "unseen")  //
+      ("max-age", po::value<int64_t>()->default_value(35)->value_name("DAYS"),
+       "forget a triplet that passed, and an auto-whitelisted client, after this many days "
+       "unseen")  //
       ("retry-window", text("2")->value_name("DAYS|Nh"),
        "a first retry later than this after the first attempt starts greylisting again")  //
       ("auto-whitelist-clients", po::value<unsigned>()->default_value(5)->value_name("N"),
        "whitelist a client address after N successful retries (0: off)")  //
+      ("auto-whitelist-interval", po::value<int64_t>()->default_value(3600)->value_name("SECONDS"),
+       "successful retries of one client closer together than this count once (postgrey: 1 h)")  //
       ("ipv4cidr", po::value<unsigned>()->default_value(24)->value_name("BITS"),
        "IPv4 clients in one network of this size count as one")  //
       ("ipv6cidr", po::value<unsigned>()->default_value(64)->value_name("BITS"),
@@ -110,11 +111,13 @@ void add_greylist_options(po::options_description& options) {
        "do not greylist SASL-authenticated clients")  //
       ("skip-networks", text("127.0.0.0/8 ::1")->value_name("CIDRS"),
        "clients never greylisted (mynetworks-like)")  //
-      (
-          "skip-clients", po::value<Strings>()->value_name("FILE"),
-          "big senders never greylisted, by verified client name (postgrey client-whitelist "
-          "format)")                                                                    //
+      ("skip-clients", po::value<Strings>()->value_name("FILE"),
+       "big senders never greylisted, by verified client name (postgrey client-whitelist "
+       "format)")                                                                       //
       ("dry-run", po::bool_switch(), "decide, log and count, but always answer DUNNO")  //
+      ("trust-test-time", po::bool_switch(),
+       "testing only: decide at the request's policy_test_time (as postgrey does) to replay "
+       "traces")  //
       ("workers", po::value<size_t>()->default_value(4)->value_name("N"),
        "threads deciding requests")  //
       ("request-deadline", po::value<double>()->default_value(5)->value_name("SECONDS"),
@@ -180,6 +183,10 @@ GreylistConfig build_greylist_config(const DaemonOptions& options) {
     throw ConfigError(options.where("retry-window") + ": " + e.what());
   }
   c.greylist.auto_whitelist_clients = v["auto-whitelist-clients"].as<unsigned>();
+  c.greylist.auto_whitelist_interval_seconds = v["auto-whitelist-interval"].as<int64_t>();
+  if (c.greylist.auto_whitelist_interval_seconds < 0) {
+    throw ConfigError(options.where("auto-whitelist-interval") + ": must be 0 or more seconds");
+  }
   c.greylist.network.ipv4_prefix = v["ipv4cidr"].as<unsigned>();
   if (c.greylist.network.ipv4_prefix > 32)
     throw ConfigError(options.where("ipv4cidr") + ": must be 0..32");
@@ -214,6 +221,7 @@ GreylistConfig build_greylist_config(const DaemonOptions& options) {
     throw ConfigError(options.where("skip-networks") + ": " + e.what());
   }
   c.policy.dry_run = v["dry-run"].as<bool>();
+  c.policy.trust_test_time = v["trust-test-time"].as<bool>();
   c.worker_threads = v["workers"].as<size_t>();
   if (c.worker_threads == 0 || c.worker_threads > 256) {
     throw ConfigError(options.where("workers") + ": must be 1..256");

@@ -39,6 +39,10 @@ struct PolicySettings {
   std::shared_ptr<const ClientWhitelist> skip_clients;  // --skip-clients (client_name list)
   bool dry_run = false;                                 // --dry-run: always DUNNO
   std::string fault_action = "DUNNO";                   // --fault-action on store faults
+  /// --trust-test-time: take the time from the request's policy_test_time attribute (Unix
+  /// seconds), as postgrey always does, for replaying traces. Off in production: a client of
+  /// the policy socket could move the clock.
+  bool trust_test_time = false;
 };
 
 class GreylistPolicy {

@@ -69,7 +69,7 @@ Verdict Greylister::decide(const TripletRequest& request) {
     v.outcome = Outcome::BadClientAddress;
     return v;
   }
-  const int64_t now = clock_();
+  const int64_t now = request.now != 0 ? request.now : clock_();
   const bool awl = settings_.auto_whitelist_clients > 0;
   // The auto-whitelist is keyed by the exact address (postgrey: $ip->addr()).
   std::string client_key = awl ? *client_network(request.client_address, {0, 0, true}) : "";
@@ -83,7 +83,8 @@ Verdict Greylister::decide(const TripletRequest& request) {
     return std::make_pair(client_key, ClientRecord{count, now, now + settings_.max_age_seconds});
   };
   if (awl && seen.client && seen.client->count >= settings_.auto_whitelist_clients) {
-    if (now >= seen.client->last_seen + 3600 || seen.client->last_seen > now) {
+    if (now >= seen.client->last_seen + settings_.auto_whitelist_interval_seconds ||
+        seen.client->last_seen > now) {
       update.client = client_record(seen.client->count + 1);  // statistics, and keeps it alive
       store_.save(update);
     }
@@ -112,7 +113,7 @@ Verdict Greylister::decide(const TripletRequest& request) {
   const int64_t diff = settings_.delay_seconds - (now - first);
   if (awl && diff <= 0 && !last_was_successful) {
     int64_t count = seen.client ? seen.client->count : 0;
-    if (!seen.client || now >= seen.client->last_seen + 3600) {
+    if (!seen.client || now >= seen.client->last_seen + settings_.auto_whitelist_interval_seconds) {
       update.client = client_record(count + 1);
       v.newly_auto_whitelisted = count + 1 == settings_.auto_whitelist_clients;
     }

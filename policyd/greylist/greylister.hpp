@@ -8,7 +8,8 @@
 //   last - first >= D (passed once) → pass, no header
 //   else, now - first > W           → first = now: greylisted as new
 //   else                            → pass once now - first >= D (first pass: X-Greylist
-//                                     header, auto-whitelist count +1 at most once an hour),
+//                                     header, auto-whitelist count +1 at most once an hour
+//                                     (--auto-whitelist-interval)),
 //                                     else greylisted (D - (now - first) left, early retry)
 //   then last = now; the record expires max-age after last once passed, W after last before.
 // A client whose count reached the auto-whitelist threshold passes without a triplet lookup.
@@ -30,12 +31,13 @@ namespace postern::greylist {
 
 /// Settings with postgrey's defaults.
 struct GreylistSettings {
-  int64_t delay_seconds = 300;               // --delay
-  int64_t max_age_seconds = 35 * 86400;      // --max-age (days in options)
-  int64_t retry_window_seconds = 2 * 86400;  // --retry-window
-  unsigned auto_whitelist_clients = 5;       // --auto-whitelist-clients (0 = off)
-  NetworkOptions network;                    // --ipv4cidr, --ipv6cidr, --lookup-by-host
-  bool replace_sender_digits = true;         // postgrey's \b\d+\b → #
+  int64_t delay_seconds = 300;                     // --delay
+  int64_t max_age_seconds = 35 * 86400;            // --max-age (days in options)
+  int64_t retry_window_seconds = 2 * 86400;        // --retry-window
+  unsigned auto_whitelist_clients = 5;             // --auto-whitelist-clients (0 = off)
+  int64_t auto_whitelist_interval_seconds = 3600;  // passes closer than this count once
+  NetworkOptions network;                          // --ipv4cidr, --ipv6cidr, --lookup-by-host
+  bool replace_sender_digits = true;               // postgrey's \b\d+\b → #
 };
 
 /// The whitelists in force; replaced as a whole on reload.
@@ -51,6 +53,7 @@ struct TripletRequest {
   std::string_view sender;       // "" for the null sender
   std::string_view recipient;
   std::string_view instance;  // one per message; "" when absent
+  int64_t now = 0;            // Unix seconds to decide at instead of the clock (0: the clock)
 };
 
 enum class Outcome {

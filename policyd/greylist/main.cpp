@@ -55,6 +55,14 @@ void reload_loop(const GreylistConfig& config, Greylister& greylister) {
 }
 
 int run(int argc, const char* const argv[]) {
+  // SIGHUP and SIGUSR2 go to reload_loop's sigwait: blocked before any thread starts (the
+  // store and metrics threads inherit the mask), and not left ignored by our parent.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGHUP, SIG_DFL);
   DaemonOptions options("greylist", "postern-greylist", "inet:10023@127.0.0.1");
   add_greylist_options(options.options());
   if (auto status = options.parse(argc, argv, environ)) return *status;
@@ -111,11 +119,6 @@ int run(int argc, const char* const argv[]) {
   Greylister greylister(config.greylist, *store, unix_now, whitelists);
   GreylistPolicy policy(config.policy, greylister, &registry, redis_client ? nullptr : &tracker);
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any other thread starts
   std::thread reloader([&] { reload_loop(config, greylister); });
 
   PolicyServerConfig server;
