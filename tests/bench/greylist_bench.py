@@ -1,26 +1,30 @@
 #!/usr/bin/python3
 """greylist_bench.py — postern-greylist (LMDB, Redis) against Debian's postgrey, policy protocol.
 
-All three services get the same request stream in the same run: tests/bench/policy_load with
---connections persistent connections (default 20), --clients random client addresses (so about
+All three services run at once and get the same request stream: tests/bench/policy_load with
+--connections persistent connections (default 20), --clients random client addresses (about
 as many /24 networks), --senders random senders over 200 domains and --recipients random
-recipients, the same --seed for every service (so each connection sends the same sequence of
-triplets to each), back to back for --duration seconds. Most requests are new triplets or
-early retries (the delay is 300 s, longer than the run): every request reads and writes the
-store, greylisting's worst case. All three read Debian's /etc/postgrey/whitelist_clients and
-whitelist_recipients, and run with their defaults otherwise (postern-greylist: 4 workers,
---store-sync-interval 1; postgrey: one process, Berkeley DB with transactions).
+recipients, the same seed for every service in a round (each connection sends the same
+sequence of triplets to each). Most requests are new triplets or early retries (the delay,
+300 s, is longer than the run): every request reads and writes the store, greylisting's worst
+case. All three read Debian's /etc/postgrey/whitelist_clients and whitelist_recipients and
+otherwise run with their defaults (postern-greylist: 4 workers, --store-sync-interval 1;
+postgrey: one process, Berkeley DB with transactions, a commit per request). The stores live
+in /dev/shm by default (--tmp-base), so neither waits for a disk.
 
-For each service: start it fresh, a 2 s warm-up, the measured run ("empty"), then a fill to
---fill triplets (postern-greylist; postgrey: --postgrey-fill, slower) with random triplets from
-a 1000 x 1000 x 1000 space, then a second measured run on the full store ("full"). Reported:
-req/s, p50/p99/max latency, CPU ms per request (utime+stime of the service from /proc, and of
-redis-server for the Redis store), RSS of the service (and of redis-server) after the fill,
-the store's size after the fill (LMDB: data.mdb; Redis: used_memory; postgrey: its
-Berkeley DB files) and the records stored (LMDB: mdb_stat; Redis: DBSIZE).
+Phases: a 2 s warm-up each; "empty": --rounds short runs per service (--duration split), the
+services taking turns in a rotating order so that the machine's changing load falls on all
+alike; a fill to --fill triplets (postern-greylist; postgrey --postgrey-fill, it is slower)
+with random triplets from a 1000 x 1000 x 1000 space; "full": the same rounds again on the
+filled stores. Reported per service and phase: req/s over its rounds, the median of the
+rounds' p50 and p99 (and the worst p99), CPU ms per request (utime+stime from /proc of the
+service, and of redis-server for the Redis store); after the fill: RSS (LMDB's RSS counts the
+mapped pages of its file), the store's size (LMDB: its files; Redis: used_memory; postgrey:
+postgrey*.db) and its records (triplets + client auto-whitelist entries: mdb_stat, DBSIZE,
+Perl's BerkeleyDB).
 
 usage: tests/bench/greylist_bench.py [--build DIR] [--connections 20] [--duration 10]
-           [--fill 1000000] [--postgrey-fill 100000] [--port-base 24100]
+           [--rounds 5] [--fill 1000000] [--postgrey-fill 100000] [--port-base 24100]
            [--only lmdb,redis,postgrey] [--tmp-base /dev/shm] [--keep-tmp]
 Needs root (postgrey drops to its user otherwise), Debian's postgrey, redis-server, lmdb-utils
 (deploy/install-deps). Ports: --port-base .. +4 on 127.0.0.1. Build first:
@@ -118,17 +122,46 @@ class Bench:
         c0 = cpu_seconds(pid)
         b0 = cpu_seconds(bpid) if bpid else 0.0
         r = self.run_load(subj.service.port, extra)
+        r["cpu_s"] = cpu_seconds(pid) - c0
+        r["backend_cpu_s"] = cpu_seconds(bpid) - b0 if bpid else None
         n = max(int(r["requests"]), 1)
-        r["cpu_ms"] = 1000.0 * (cpu_seconds(pid) - c0) / n
-        r["backend_cpu_ms"] = 1000.0 * (cpu_seconds(bpid) - b0) / n if bpid else None
         actions = " ".join("%s=%s" % (k[7:], v) for k, v in r.items() if k.startswith("action_"))
-        print("  %-14s %-6s %8s req %9.1f req/s  p50 %7.3f ms  p99 %7.3f ms  max %7.1f ms  "
+        print("  %-14s %-8s %8s req %9.1f req/s  p50 %7.3f ms  p99 %7.3f ms  max %7.1f ms  "
               "%.4f ms CPU/req%s  errors %s  [%s]"
               % (subj.name, phase, r["requests"], float(r["rps"]), float(r["p50_ms"]),
-                 float(r["p99_ms"]), float(r["max_ms"]), r["cpu_ms"],
-                 " (+%.4f redis)" % r["backend_cpu_ms"] if bpid else "", r["errors"], actions),
-              flush=True)
+                 float(r["p99_ms"]), float(r["max_ms"]), 1000.0 * r["cpu_s"] / n,
+                 " (+%.4f redis)" % (1000.0 * r["backend_cpu_s"] / n) if bpid else "",
+                 r["errors"], actions), flush=True)
         return r
+
+    def rounds(self, subjects, phase, seed):
+        """--rounds short runs per service, the services taking turns (the order rotated each
+        round) so that the machine's changing load hits all alike. Per service: req/s over all
+        rounds, the median of the rounds' p50 and p99, the worst p99, CPU per request."""
+        a = self.a
+        per = {s.name: [] for s in subjects}
+        for i in range(a.rounds):
+            order = subjects[i % len(subjects):] + subjects[:i % len(subjects)]
+            for subj in order:
+                per[subj.name].append(self.measure(
+                    subj, "%s#%d" % (phase, i + 1), ["--duration", str(a.duration / a.rounds)]
+                    + self.stream(seed + i)))
+        out = {}
+        for name, runs in per.items():
+            n = sum(int(r["requests"]) for r in runs)
+            secs = sum(float(r["seconds"]) for r in runs)
+
+            def median(key):
+                return sorted(float(r[key]) for r in runs)[len(runs) // 2]
+
+            bcpu = [r["backend_cpu_s"] for r in runs if r["backend_cpu_s"] is not None]
+            out[name] = {"requests": n, "rps": n / max(secs, 1e-9), "p50_ms": median("p50_ms"),
+                         "p99_ms": median("p99_ms"),
+                         "worst_p99_ms": max(float(r["p99_ms"]) for r in runs),
+                         "errors": sum(int(r["errors"]) for r in runs),
+                         "cpu_ms": 1000.0 * sum(r["cpu_s"] for r in runs) / max(n, 1),
+                         "backend_cpu_ms": 1000.0 * sum(bcpu) / max(n, 1) if bcpu else None}
+        return out
 
     def stream(self, seed):
         return ["--clients", str(self.a.clients), "--senders", str(self.a.senders),
@@ -185,57 +218,56 @@ class Bench:
                                             whitelist_clients=[DEBIAN_WHITELIST_CLIENTS],
                                             whitelist_recipients=[DEBIAN_WHITELIST_RECIPIENTS]))
 
-    def run_one(self, which):
-        a = self.a
-        subj = self.subject(which)
-        res = {}
-        subj.start()
-        try:
-            self.measure(subj, "warmup", ["--duration", "2"] + self.stream(7))
-            res["empty"] = self.measure(subj, "empty", ["--duration", str(a.duration)]
-                                        + self.stream(11))
-            count = a.postgrey_fill if which == "postgrey" else a.fill
-            if count > 0:
-                res["fill"] = self.fill(subj, count)
-                res["full"] = self.measure(subj, "full", ["--duration", str(a.duration)]
-                                           + self.stream(13))
-                res["rss"] = rss_bytes(subj.pid())
-                res["backend_rss"] = rss_bytes(subj.backend_pid()) if subj.backend else None
-                res["store"] = list(self.store_figures(subj))
-                res["filled"] = count
-                if res["store"][1] == "after-stop":  # postgrey: count with BerkeleyDB, stopped
-                    subj.stop()
-                    res["store"][1] = subj.service.db_records()
-                print("  %-14s after %d fill requests: RSS %.1f MiB%s, store %.1f MiB (%s)%s"
-                      % (subj.name, count, mib(res["rss"]),
-                         " + redis-server %.1f MiB" % mib(res["backend_rss"])
-                         if res["backend_rss"] else "", mib(res["store"][0]), res["store"][2],
-                         ", %d records" % res["store"][1] if res["store"][1] is not None
-                         else ""), flush=True)
-        finally:
-            subj.stop()
-        return res
-
     def run(self):
         a = self.a
         for path in (self.load, self.binary):
             if not os.access(path, os.X_OK):
                 sys.exit("greylist_bench: %s missing: ninja -C %s postern-greylist policy_load"
                          % (path, a.build))
-        print("# %d connections, %.0f s runs, stream: %d clients x %d senders x %d recipients "
-              "(same seeds for every service); fill: %d triplets (postgrey %d)"
-              % (a.connections, a.duration, a.clients, a.senders, a.recipients, a.fill,
-                 a.postgrey_fill), flush=True)
-        results = {}
-        for which in a.only:
-            results[{"lmdb": "postern-lmdb", "redis": "postern-redis"}.get(which, which)] = \
-                self.run_one(which)
+        print("# %d connections; %d rounds of %.1f s per service and phase, services taking "
+              "turns; stream: %d clients x %d senders x %d recipients (the same seeds for every "
+              "service); fill: %d triplets (postgrey %d); stores in %s"
+              % (a.connections, a.rounds, a.duration / a.rounds, a.clients, a.senders,
+                 a.recipients, a.fill, a.postgrey_fill, self.tmp), flush=True)
+        subjects = [self.subject(w) for w in a.only]
+        results = {s.name: {} for s in subjects}
+        try:
+            for subj in subjects:
+                subj.start()
+            for subj in subjects:
+                self.measure(subj, "warmup", ["--duration", "2"] + self.stream(7))
+            for name, r in self.rounds(subjects, "empty", 100).items():
+                results[name]["empty"] = r
+            fills = [(s, a.postgrey_fill if s.name == "postgrey" else a.fill) for s in subjects]
+            if all(count > 0 for _, count in fills):
+                for subj, count in fills:
+                    self.fill(subj, count)
+                for name, r in self.rounds(subjects, "full", 200).items():
+                    results[name]["full"] = r
+                for subj, count in fills:
+                    self.after_fill(subj, count, results[subj.name])
+        finally:
+            for subj in subjects:
+                subj.stop()
         self.table(results)
+
+    def after_fill(self, subj, count, res):
+        res["filled"] = count
+        res["rss"] = rss_bytes(subj.pid())
+        res["backend_rss"] = rss_bytes(subj.backend_pid()) if subj.backend else None
+        res["store"] = list(self.store_figures(subj))
+        if res["store"][1] == "after-stop":  # postgrey: counted with BerkeleyDB, stopped
+            subj.stop()
+            res["store"][1] = subj.service.db_records()
+        print("  %-14s after %d fill requests: RSS %.1f MiB%s, store %.1f MiB (%s), %s records"
+              % (subj.name, count, mib(res["rss"]),
+                 " + redis-server %.1f MiB" % mib(res["backend_rss"]) if res["backend_rss"]
+                 else "", mib(res["store"][0]), res["store"][2], res["store"][1]), flush=True)
 
     def table(self, results):
         print()
-        print("| service | store | req/s | p50 ms | p99 ms | CPU ms/req | RSS after fill MiB "
-              "| store after fill MiB | per triplet B |")
+        print("| service | store | req/s | p50 ms | p99 ms (worst round) | CPU ms/req "
+              "| RSS after fill MiB | store after fill MiB | B per record |")
         print("|---|---|---|---|---|---|---|---|---|")
         for name, r in results.items():
             for phase in ("empty", "full"):
@@ -252,9 +284,9 @@ class Bench:
                         rss += " + %.1f redis" % mib(r["backend_rss"])
                     store = "%.1f" % mib(r["store"][0])
                     per = "%.0f" % (r["store"][0] / max(r["store"][1] or r["filled"], 1))
-                print("| %s | %s | %.0f | %.3f | %.3f | %s | %s | %s | %s |"
+                print("| %s | %s | %.0f | %.3f | %.3f (%.3f) | %s | %s | %s | %s |"
                       % (name, phase if phase == "empty" else "full (%d)" % r["filled"],
-                         float(m["rps"]), float(m["p50_ms"]), float(m["p99_ms"]), cpu, rss,
+                         m["rps"], m["p50_ms"], m["p99_ms"], m["worst_p99_ms"], cpu, rss,
                          store, per))
         pg = results.get("postgrey")
         for name in ("postern-lmdb", "postern-redis"):
@@ -272,7 +304,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--connections", type=int, default=20)
-    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--duration", type=float, default=10.0,
+                    help="seconds per service and phase, split into --rounds")
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--senders", type=int, default=1000)
     ap.add_argument("--recipients", type=int, default=100)
