@@ -1,6 +1,7 @@
 // lmdb_store.cpp — LMDB-backed greylisting store (see lmdb_store.hpp).
 #include "policyd/greylist/lmdb_store.hpp"
 
+#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -55,9 +56,27 @@ MDB_val key_val(std::string_view key) {
   return MDB_val{key.size(), const_cast<char*>(key.data())};
 }
 
+// LMDB keys are at most 511 bytes: a longer key is stored as its first 400 bytes, '#' and the
+// hex SHA-256 of the whole key (so a very long sender or recipient is still greylisted once,
+// not forever).
+std::string storable_key(std::string_view key) {
+  if (key.size() <= 400) return std::string(key);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(key.substr(0, 400));
+  out += '#';
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
 std::optional<Packed> get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, int64_t now) {
-  if (key.empty() || key.size() > 511) return std::nullopt;  // LMDB's default key limit
-  MDB_val k = key_val(key), v;
+  if (key.empty()) return std::nullopt;
+  std::string stored = storable_key(key);
+  MDB_val k = key_val(stored), v;
   int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
   check("get", rc);
@@ -67,8 +86,9 @@ std::optional<Packed> get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, int64
 }
 
 void put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const Packed& p) {
-  if (key.empty() || key.size() > 511) return;  // too long to store: greylisted again next time
-  MDB_val k = key_val(key);
+  if (key.empty()) return;
+  std::string stored = storable_key(key);
+  MDB_val k = key_val(stored);
   MDB_val v{sizeof p, const_cast<Packed*>(&p)};
   check("put", mdb_put(txn, dbi, &k, &v, 0));
 }

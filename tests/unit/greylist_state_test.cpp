@@ -188,6 +188,19 @@ TEST(Greylister, WhitelistsComeFirst) {
             Outcome::Greylisted);
 }
 
+TEST(Greylister, VeryLongAddressesStillPassAfterTheDelay) {
+  int64_t now = t0;
+  Backend b = make_backend("lmdb", [&now] { return now; });
+  Greylister g(
+      {}, *b.store, [&now] { return now; }, nullptr);
+  std::string rcpt = std::string(600, 'r') + "@example.net";    // over LMDB's 511-byte key limit
+  std::string other = std::string(600, 'r') + "x@example.net";  // same first 400 bytes
+  EXPECT_EQ(g.decide({"192.0.2.1", "unknown", "a@b", rcpt, ""}).outcome, Outcome::Greylisted);
+  now += 300;
+  EXPECT_EQ(g.decide({"192.0.2.1", "unknown", "a@b", rcpt, ""}).outcome, Outcome::Passed);
+  EXPECT_EQ(g.decide({"192.0.2.1", "unknown", "a@b", other, ""}).outcome, Outcome::Greylisted);
+}
+
 TEST(LmdbStore, SweepDeletesOnlyExpiredAndSurvivesReopen) {
   TempDir dir;
   int64_t now = t0;
