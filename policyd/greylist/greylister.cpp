@@ -108,7 +108,10 @@ Verdict Greylister::decide(const TripletRequest& request) {
   const int64_t keep = passed_once
                            ? settings_.max_age_seconds
                            : std::min(settings_.retry_window_seconds, settings_.max_age_seconds);
-  update.triplet = std::make_pair(v.triplet_key, TripletRecord{first, last, last + keep});
+  // postgrey starts a triplet again only when now - first > retry window (and forgets one that
+  // passed when now - last > max-age): strictly, so a retry at exactly the end still counts. The
+  // stores treat a record as gone when expire_at <= now, hence the + 1.
+  update.triplet = std::make_pair(v.triplet_key, TripletRecord{first, last, last + keep + 1});
 
   const int64_t diff = settings_.delay_seconds - (now - first);
   if (awl && diff <= 0 && !last_was_successful) {
