@@ -223,6 +223,7 @@ void OutageTracker::failure(std::string_view reason) {
     std::lock_guard lock(mutex_);
     if (down_) return;
     down_ = true;
+    down_flag_.store(true, std::memory_order_relaxed);
     since_ = std::chrono::steady_clock::now();
   }
   if (up_) up_->set(0);
@@ -231,11 +232,13 @@ void OutageTracker::failure(std::string_view reason) {
 }
 
 void OutageTracker::success() {
+  if (!down_flag_.load(std::memory_order_relaxed)) return;  // the common case: no lock
   double seconds = 0;
   {
     std::lock_guard lock(mutex_);
     if (!down_) return;
     down_ = false;
+    down_flag_.store(false, std::memory_order_relaxed);
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
   }
   if (up_) up_->set(1);

@@ -9,6 +9,7 @@
 // re-ask on connection errors and on READONLY).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -108,6 +109,7 @@ class OutageTracker {
   metrics::Counter* outages_;
   mutable std::mutex mutex_;
   bool down_ = false;
+  std::atomic<bool> down_flag_{false};  // down_, readable without the mutex
   std::chrono::steady_clock::time_point since_{};
 };
 

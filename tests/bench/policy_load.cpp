@@ -9,7 +9,7 @@
 // usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections 20]
 //                    [--duration SECONDS | --count N] --domains FILE [--clients 1000]
 //                    [--senders 1000] [--seed N] [--unique] [--timeout SECONDS]
-//                    [--recipients FILE [--unique-recipients]]
+//                    [--recipients FILE [--unique-recipients] | --random-recipients N]
 //
 //   --domains FILE  one sender domain per line
 //   --unique        each request uses the next domain of FILE (once each; stops when all are
@@ -18,6 +18,8 @@
 //   --recipients FILE  one recipient address per line, each request picks one at random
 //                   (default: recipient=user@rcpt.example); with --unique-recipients each
 //                   request uses the next one of FILE (once each; stops when all are used)
+//   --random-recipients N  each request's recipient drawn from N random local@rcpt.example
+//                   (greylisting triplets)
 //
 // Prints one line of key=value pairs: requests, errors, seconds, rps, p50_ms, p99_ms,
 // max_ms, and a count per action verb (action_DUNNO=…, action_PREPEND=…). Exit status 0
@@ -61,6 +63,7 @@ struct Options {
   bool unique = false;
   double timeout = 30.0;
   std::string recipients_file;
+  int random_recipients = 0;  // --random-recipients: 0 = none
   bool unique_recipients = false;
 };
 
@@ -70,7 +73,8 @@ struct Options {
                "usage: policy_load --socket unix:PATH|inet:HOST:PORT [--connections N]\n"
                "                   [--duration S | --count N] --domains FILE [--clients N]\n"
                "                   [--senders N] [--seed N] [--unique] [--timeout S]\n"
-               "                   [--recipients FILE [--unique-recipients]]\n");
+               "                   [--recipients FILE [--unique-recipients] |\n"
+               "                    --random-recipients N]\n");
   std::exit(2);
 }
 
@@ -106,12 +110,16 @@ Options parse(int argc, char** argv) {
       o.recipients_file = value();
     else if (a == "--unique-recipients")
       o.unique_recipients = true;
+    else if (a == "--random-recipients")
+      o.random_recipients = std::stoi(value());
     else
       usage(("unknown option " + a).c_str());
   }
   if (o.socket.empty() || o.domains_file.empty()) usage("--socket and --domains are required");
   if (o.unique_recipients && (o.recipients_file.empty() || o.unique))
     usage("--unique-recipients needs --recipients and not --unique");
+  if (o.random_recipients < 0 || (o.random_recipients > 0 && !o.recipients_file.empty()))
+    usage("--random-recipients must be 0 or more, and not with --recipients");
   if (o.connections < 1 || o.clients < 1 || o.senders < 1)
     usage("--connections, --clients and --senders must be at least 1");
   return o;
@@ -316,6 +324,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.clients; ++i) sh.clients.push_back(random_client(rng));
   for (int i = 0; i < o.senders; ++i)
     sh.senders.push_back(random_local(rng) + "@" + sh.domains[rng() % sh.domains.size()]);
+  for (int i = 0; i < o.random_recipients; ++i)
+    sh.recipients.push_back(random_local(rng) + "@rcpt.example");
 
   std::vector<Result> results(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;

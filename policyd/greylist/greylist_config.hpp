@@ -1,0 +1,45 @@
+// greylist_config.hpp — postern-greylist's option table (postgrey's option names where they
+// exist) and the typed, validated configuration built from it before anything listens.
+// Errors throw postern::ConfigError naming the option and its source.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/options.hpp"
+#include "common/redis.hpp"
+#include "policyd/greylist/greylist_policy.hpp"
+#include "policyd/greylist/greylister.hpp"
+#include "policyd/greylist/lmdb_store.hpp"
+
+namespace postern::greylist {
+
+struct GreylistConfig {
+  GreylistSettings greylist;
+  PolicySettings policy;
+  enum class StoreKind { Lmdb, Redis } store_kind = StoreKind::Lmdb;
+  LmdbOptions lmdb;              // --store lmdb:PATH, --store-map-size, --store-sync-interval
+  redis::Url redis;              // --store redis://... | redis-sentinel://... | unix:...
+  redis::Options redis_options;  // --store-timeout
+  std::string redis_prefix;      // --redis-prefix
+  std::vector<std::string> whitelist_clients_files;     // --whitelist-clients
+  std::vector<std::string> whitelist_recipients_files;  // --whitelist-recipients
+  std::vector<std::string> skip_clients_files;          // --skip-clients
+  size_t worker_threads = 4;
+  double request_deadline_seconds = 5;
+};
+
+/// Adds the greylisting options to `options`.
+void add_greylist_options(po::options_description& options);
+
+/// The option values → GreylistConfig (whitelist files are only named here; load_whitelists
+/// reads them). Throws ConfigError.
+GreylistConfig build_greylist_config(const DaemonOptions& options);
+
+/// Reads the whitelist files of `config`. Throws ConfigError "FILE:LINE: why".
+std::shared_ptr<const Whitelists> load_whitelists(const GreylistConfig& config);
+
+/// Parses postgrey's --retry-window: "N" days or "Nh" hours → seconds. Throws ConfigError.
+int64_t parse_retry_window(const std::string& text);
+
+}  // namespace postern::greylist
