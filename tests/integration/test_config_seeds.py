@@ -638,7 +638,8 @@ class MikenyeScanVerifyTests(GatewayTest):
         e = self.assertRefused("a@example.net", "nobody@example.org", code_class=4,
                                xclient=internet)
         self.assertEqual(e.code, 450, str(e))
-        self.assertIn("4.1.1", e.msg)
+        self.assertIn("4.1.1 <nobody@example.org>: Recipient address rejected: User unknown",
+                      e.msg)
         # relaying to another domain is refused by reject_unauth_destination before the
         # policy service is asked: the directory sees nothing
         before = self.rcpt_answers()
@@ -698,6 +699,15 @@ class MikenyeScanVerifyTests(GatewayTest):
                          r"^check_recipient_access hash:\S+recipient_access.hash, "
                          r"check_policy_service inet:127.0.0.1:\d+, permit$")
         self.assertEqual(self.conf("rcpt")["final-action"], "reject")
+        self.assertEqual(self.conf("rcpt")["access-table"],
+                         os.path.join(self.gw.rundir, "tables", "recipient_access.hash"))
+        # with boky's ALLOWED_SENDER_DOMAINS the policy service comes before the sender class
+        # (inside it Postfix would word the 450 as a sender rejection)
+        self.gw.generate(dict(rcpt, ALLOWED_SENDER_DOMAINS="example.com"))
+        self.assertRegex(self.gw.main_cf("smtpd_recipient_restrictions"),
+                         r"^check_policy_service inet:127.0.0.1:\d+, check_sender_access "
+                         r"inline:\{ example.com=postern_allowed_sender \}, reject$")
+        self.assertNotIn("check_policy_service", self.gw.main_cf("postern_allowed_sender"))
 
 
 # ---------------------------------------------------------------------------------------------
