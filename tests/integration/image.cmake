@@ -1,17 +1,31 @@
 # The gateway image (issue 8): deploy/postern-config tested without Docker against the seed
 # images' documented examples (test_config_seeds.py), and the image itself built and run under
 # a private dockerd (test_image_gateway.py; skips when dockerd cannot start here).
-foreach(cls BokyTests MikenyeTests Turgon37Tests ServercontainersTests SafetyTests)
+# MikenyeScanVerifyTests: ENABLE_CLAMAV (postern-av, a generated EICAR database) and
+# ENABLE_LDAP_RECIPIENT_ACCESS (postern-rcpt against a real slapd).
+foreach(cls BokyTests MikenyeTests MikenyeScanVerifyTests Turgon37Tests ServercontainersTests
+            SafetyTests)
   postern_integration_test(NAME integration.config.${cls}
                            UNITTEST test_config_seeds.${cls} TIMEOUT 180)
+  if(TARGET postern-av)
+    set_property(TEST integration.config.${cls} APPEND PROPERTY ENVIRONMENT
+                 POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>)
+  endif()
+  if(TARGET postern-rcpt)
+    set_property(TEST integration.config.${cls} APPEND PROPERTY ENVIRONMENT
+                 POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>)
+  endif()
 endforeach()
 
 # The image itself: built from this tree's daemons (BINARIES=prebuilt) under a private dockerd,
 # run with a read-only root; signing, s6 restarts, HEALTHCHECK, clean stop. A cold machine
 # (no cached base image or layers) spends ~5 min in debootstrap and apt; warm runs ~1 min.
-if(TARGET postern-dkim AND TARGET postern-spf)
+if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET postern-rcpt)
   postern_integration_test(NAME integration.image.ImageTests
                            UNITTEST test_image_gateway.ImageTests TIMEOUT 900)
+  set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
+               POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>
+               POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>)
   if(POSTERN_SANITIZE)
     set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
                  POSTERN_IT_SANITIZE=1)

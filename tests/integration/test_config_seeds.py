@@ -12,7 +12,8 @@ loopback test port, Postfix logs to a file; placeholders (yourdomain.tld) become
 domains.
 
 Port block (POSTERN_IT_PORT_BASE): +0 smtpd, +1 sink, +2 postern-dkim, +3 its metrics,
-+4 postern-spf, +5 its metrics, +6 DNS (zone_server).
++4 postern-spf, +5 its metrics, +6 DNS (zone_server). MikenyeScanVerifyTests (no DKIM, SPF or
+DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd.
 """
 
 import glob
@@ -37,7 +38,9 @@ def daemon_bins():
     """{program: path} of the Postern daemons CMake built (POSTERN_IT_*_BIN)."""
     out = {}
     for var, prog in (("POSTERN_IT_DKIM_BIN", "postern-dkim"),
-                      ("POSTERN_IT_SPF_BIN", "postern-spf")):
+                      ("POSTERN_IT_SPF_BIN", "postern-spf"),
+                      ("POSTERN_IT_AV_BIN", "postern-av"),
+                      ("POSTERN_IT_RCPT_BIN", "postern-rcpt")):
         path = os.environ.get(var, "")
         if path and os.access(path, os.X_OK):
             out[prog] = path
@@ -206,7 +209,8 @@ class Gateway:
         if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
             import sys
             sys.stderr.write("\n===== generator output =====\n%s\n" % self.output)
-            for name in ("pf/log/postfix.log", "postern-dkim.log", "postern-spf.log"):
+            for name in ("pf/log/postfix.log", "postern-dkim.log", "postern-spf.log",
+                         "postern-av.log", "postern-rcpt.log"):
                 sys.stderr.write("\n===== %s =====\n%s\n" % (name, self.log(name)[-8000:]))
         if os.environ.get("POSTERN_IT_KEEP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -465,6 +469,7 @@ class MikenyeTests(GatewayTest):
 
     def test_mail_out_needs_postern_av_for_enable_clamav(self):
         self_signed(self.gw, "/etc/postfix/certs")
+        self.gw.bins.pop("postern-av", None)      # not on the generator's PATH
         p = self.gw.generate(self.mail_out_env(), check=False)
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn("ENABLE_CLAMAV=true: postern-av is not installed in this image",
@@ -536,6 +541,173 @@ class MikenyeTests(GatewayTest):
             self.assertIn("SPF", e.msg)
         finally:
             zone.stop()
+
+
+class MikenyeScanVerifyTests(GatewayTest):
+    """mikenye/postfix's mail_in with ENABLE_CLAMAV (postern-av) and ENABLE_LDAP_RECIPIENT_ACCESS
+    (postern-rcpt, its POSTFIX_LDAP_* variables against a real slapd), through a real Postfix:
+    EICAR is rejected with a database the test generates, known recipients pass, unknown ones
+    get 450, relaying elsewhere is refused before the directory is asked. ENABLE_OPENDKIM,
+    ENABLE_SPF and ENABLE_POSTGREY of the example are left out (tested above; postern-greylist
+    is not in the image); freshclam is off (no network in tests)."""
+
+    def setUp(self):
+        super().setUp()
+        b = self.gw.base
+        self.gw.ports = {"postern-av": (b + 2, b + 3), "postern-rcpt": (b + 4, b + 5)}
+        self.slapd = None
+
+    def tearDown(self):
+        if self.slapd:
+            self.slapd.stop()
+        super().tearDown()
+
+    def mail_in_env(self):
+        from slapd_server import SlapdServer, user_ldif
+        for prog in ("postern-av", "postern-rcpt"):
+            if prog not in self.gw.bins:
+                self.skipTest("%s not built" % prog)
+        self.slapd = SlapdServer(self.gw.tmp, self.gw.base + 6, ldif=(
+            user_ldif("alice", "alice@example.org") + user_ldif("bob", "bob@example.org")))
+        self.slapd.start()
+        pw = self.gw.write("/run/secrets/ldap_pw", self.slapd.reader_password + "\n", 0o600)
+        db = os.path.join(self.gw.tmp, "clamav")
+        from test_av_postfix import make_db
+        make_db(db, synthetic=0)
+        env = mikenye_placeholders({
+            "POSTMASTER_EMAIL": "postmaster@yourdomain.tld",
+            "POSTFIX_INET_PROTOCOLS": "ipv4",
+            "POSTFIX_MYORIGIN": "mail.yourdomain.tld",
+            "POSTFIX_PROXY_INTERFACES": "your.external.IP.address",
+            "POSTFIX_MYDOMAIN": "yourdomain.tld",
+            "POSTFIX_MYHOSTNAME": "mail.yourdomain.tld",
+            "POSTFIX_MAIL_NAME": "inbound",
+            "POSTFIX_RELAYHOST": "exchange.server.IP.addr",
+            "POSTFIX_RELAY_DOMAINS": "example.org,someotherdomain.tld",
+            "POSTFIX_MESSAGE_SIZE_LIMIT": "2000000",
+            "ENABLE_SUBMISSION_PORT": "true",
+            "ENABLE_CLAMAV": "true",
+            "CLAMAV_MILTER_REPORT_HOSTNAME": "mail.yourdomain.tld",
+            "ENABLE_LDAP_RECIPIENT_ACCESS": "true",
+            "POSTFIX_LDAP_SERVERS": "127.0.0.1:%d" % self.slapd.port,
+            "POSTFIX_LDAP_BIND_DN": self.slapd.reader_dn,
+            "POSTFIX_LDAP_BIND_PW_FILE": pw,
+            "POSTFIX_LDAP_SEARCH_BASE": self.slapd.suffix,
+        })
+        env["ENABLE_FRESHCLAM"] = "false"
+        env["POSTERN_AV_DATABASE"] = db
+        return env
+
+    def conf(self, daemon):
+        with open(os.path.join(self.gw.rundir, daemon, daemon + ".conf")) as f:
+            return dict(l.split(" = ", 1) for l in f.read().splitlines()
+                        if l and not l.startswith("#"))
+
+    def rcpt_answers(self):
+        import urllib.request
+        port = self.gw.ports["postern-rcpt"][1]
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode()
+        return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                   if l.startswith("postern_rcpt_answers_total"))
+
+    def test_mail_in_scans_and_verifies_recipients(self):
+        self.gw.generate(self.mail_in_env())
+        self.assertEqual(self.gw.services(), ["postfix", "postern-av", "postern-rcpt"])
+        av, rcpt = self.conf("av"), self.conf("rcpt")
+        self.assertEqual(av["max-size"], "2000000")                 # = message_size_limit
+        self.assertEqual(rcpt["relay-domains"],
+                         "example.org .example.org someotherdomain.tld .someotherdomain.tld")
+        self.assertEqual(rcpt["ldap-servers"], "ldap://127.0.0.1:%d" % self.slapd.port)
+        pwfile = rcpt["ldap-bind-password-file"]
+        self.assertEqual(os.stat(pwfile).st_mode & 0o777, 0o600)
+        for path in glob.glob(os.path.join(self.gw.rundir, "rcpt", "*.conf")) + [
+                os.path.join(self.gw.etc, "main.cf")]:
+            with open(path) as f:
+                self.assertNotIn(self.slapd.reader_password, f.read(), path)
+        milter, policy = self.gw.ports["postern-av"][0], self.gw.ports["postern-rcpt"][0]
+        self.assertEqual(self.gw.main_cf("smtpd_milters"), "inet:127.0.0.1:%d" % milter)
+        self.assertEqual(self.gw.main_cf("smtpd_recipient_restrictions"),
+                         "check_policy_service inet:127.0.0.1:%d, permit" % policy)
+        self.assertIn("reject_unauth_destination", self.gw.main_cf("smtpd_relay_restrictions"))
+        self.assertEqual(self.gw.main_cf("smtpd_relay_before_recipient_restrictions"), "yes")
+        self.gw.start()
+        internet = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+        m = self.assertRelayed("a@example.net", "alice@example.org", xclient=internet)
+        self.assertIn(b"X-Virus-Status: Clean", m.data)
+        e = self.assertRefused("a@example.net", "nobody@example.org", code_class=4,
+                               xclient=internet)
+        self.assertEqual(e.code, 450, str(e))
+        self.assertIn("4.1.1 <nobody@example.org>: Recipient address rejected: User unknown",
+                      e.msg)
+        # relaying to another domain is refused by reject_unauth_destination before the
+        # policy service is asked: the directory sees nothing
+        before = self.rcpt_answers()
+        e = self.assertRefused("a@example.net", "user@example.net", xclient=internet)
+        self.assertIn("Relay access denied", e.msg)
+        self.assertEqual(self.rcpt_answers(), before)
+        from test_av_postfix import EICAR
+        eicar = ("From: <a@example.net>\r\nTo: <bob@example.org>\r\nSubject: eicar\r\n"
+                 "Message-ID: <eicar@test>\r\n\r\n%s\r\n" % EICAR.decode())
+        e = self.assertRefused("a@example.net", "bob@example.org", stage="DATA",
+                               body=eicar, xclient=internet)
+        self.assertEqual(e.code, 550, str(e))
+        self.assertIn("Virus found: Postern.Test.EICAR", e.msg)
+
+    def test_freshclam_and_refusals(self):
+        env = mikenye_placeholders({
+            "POSTFIX_RELAY_DOMAINS": "yourdomain.tld", "ENABLE_CLAMAV": "true",
+            "FRESHCLAM_CHECKS_PER_DAY": "4", "FRESHCLAM_DB_MIRROR": "mirror.example.net"})
+        if "postern-av" not in self.gw.bins:
+            self.skipTest("postern-av not built")
+        if shutil.which("freshclam"):
+            # freshclam on by default where installed (mikenye runs it with ClamAV)
+            self.gw.generate(env, check=True)
+            self.assertEqual(self.gw.services(), ["postfix", "postern-av", "freshclam"])
+            with open(os.path.join(self.gw.rundir, "freshclam", "freshclam.conf")) as f:
+                conf = f.read()
+            for line in ("DatabaseDirectory /var/lib/clamav", "Checks 4",
+                         "DatabaseMirror mirror.example.net"):
+                self.assertIn(line + "\n", conf)
+            self.assertEqual(self.conf("av")["max-size"], "10240000")
+        p = self.gw.generate(dict(env, FRESHCLAM_CHECKS_PER_DAY="often"), check=False)
+        self.assertIn("FRESHCLAM_CHECKS_PER_DAY='often'", p.stdout)
+        # postern-rcpt: a directory is needed, relay_domains must be names it can read,
+        # the final action is defer or reject
+        if "postern-rcpt" not in self.gw.bins:
+            self.skipTest("postern-rcpt not built")
+        rcpt = {"POSTFIX_RELAY_DOMAINS": "example.org", "ENABLE_RECIPIENT_VERIFY": "1",
+                "POSTFIX_LDAP_SERVERS": "127.0.0.1", "POSTFIX_LDAP_SEARCH_BASE": "dc=x"}
+        for extra, needle in (
+                ({"POSTFIX_LDAP_SERVERS": ""}, "needs a directory: set POSTFIX_LDAP_SERVERS"),
+                ({"POSTFIX_RELAY_DOMAINS": "hash:/etc/postfix/relay"},
+                 "list the domains in POSTERN_RCPT_RELAY_DOMAINS"),
+                ({"POSTFIX_RELAY_DOMAINS": "", "MYNETWORKS": "127.0.0.0/8"},
+                 "relay_domains is empty"),
+                ({"POSTFIX_CHECK_RECIPIENT_ACCESS_FINAL_ACTION": "permit"},
+                 "defer (450) or reject (550)"),
+                ({"POSTFIX_LDAP_VERSION": "2"}, "LDAP version 3 only")):
+            e = dict(rcpt, **extra)
+            p = self.gw.generate({k: v for k, v in e.items() if v}, check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(needle, p.stdout)
+        # mikenye's recipient_access.hash is consulted first, then the directory; the final
+        # action becomes postern-rcpt's answer for unknown recipients
+        self.gw.write("/etc/postfix/tables/recipient_access.hash", "x@example.org OK\n")
+        self.gw.generate(dict(rcpt, POSTFIX_CHECK_RECIPIENT_ACCESS_FINAL_ACTION="reject"))
+        self.assertRegex(self.gw.main_cf("smtpd_recipient_restrictions"),
+                         r"^check_recipient_access hash:\S+recipient_access.hash, "
+                         r"check_policy_service inet:127.0.0.1:\d+, permit$")
+        self.assertEqual(self.conf("rcpt")["final-action"], "reject")
+        self.assertEqual(self.conf("rcpt")["access-table"],
+                         os.path.join(self.gw.rundir, "tables", "recipient_access.hash"))
+        # with boky's ALLOWED_SENDER_DOMAINS the policy service comes before the sender class
+        # (inside it Postfix would word the 450 as a sender rejection)
+        self.gw.generate(dict(rcpt, ALLOWED_SENDER_DOMAINS="example.com"))
+        self.assertRegex(self.gw.main_cf("smtpd_recipient_restrictions"),
+                         r"^check_policy_service inet:127.0.0.1:\d+, check_sender_access "
+                         r"inline:\{ example.com=postern_allowed_sender \}, reject$")
+        self.assertNotIn("check_policy_service", self.gw.main_cf("postern_allowed_sender"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ Skips, with the reason, when not root, when docker.io is missing, when dockerd c
 here, and in sanitizer builds (the image takes optimized binaries).
 
 Port block: +0 smtpd (in the container), +1 sink (host), +2 postern-dkim, +3 its metrics,
-+4 postern-spf, +5 its metrics.
++4 postern-spf, +5 its metrics, +6 postern-av, +7 its metrics, +8 postern-rcpt, +9 its metrics.
+postern-rcpt's slapd (on the host) listens on a unix socket (ldapi://) mounted into the
+container, since the block has no port left; postern-av's database (EICAR signatures) is made
+here and mounted at /var/lib/clamav; freshclam is off (no network).
 """
 
 import json
@@ -27,6 +30,7 @@ import unittest
 
 import harness
 from harness import MarksEnvFailed, SmtpError, run
+from slapd_server import SlapdServer, user_ldif
 
 DEPLOY = os.path.join(harness.REPO, "deploy")
 DOCKER = "/usr/bin/docker"       # the docker.io client (BuildKit built in, no buildx)
@@ -43,6 +47,27 @@ def docker(*args, check=True, timeout=600, **kw):
     return p
 
 
+class LdapiSlapd(SlapdServer):
+    """The test slapd on a unix socket only (ldapi://, RFC 4516 with the path %-encoded)."""
+
+    def __init__(self, tmp, socket_path, ldif):
+        self.socket_path = socket_path
+        super().__init__(tmp, 0, ldif=ldif)
+
+    def urls(self):
+        return "ldapi://%s/" % self.socket_path.replace("/", "%2F")
+
+    def start(self, timeout=10.0):
+        super().start(timeout)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.socket_path):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("slapd made no socket %s:\n%s" % (self.socket_path,
+                                                                      self.log()))
+            time.sleep(0.05)
+
+
 class Image:
     """The private dockerd, the image, a sink on the host and one container."""
 
@@ -57,7 +82,8 @@ class Image:
                 raise unittest.SkipTest("%s missing (deploy/install-deps installs docker.io "
                                         "and debootstrap)" % prog)
         self.bins = {}
-        for var in ("POSTERN_IT_DKIM_BIN", "POSTERN_IT_SPF_BIN"):
+        for var in ("POSTERN_IT_DKIM_BIN", "POSTERN_IT_SPF_BIN", "POSTERN_IT_AV_BIN",
+                    "POSTERN_IT_RCPT_BIN"):
             if not os.environ.get(var):
                 raise unittest.SkipTest("%s not set (daemon not built)" % var)
             self.bins[var] = os.environ[var]
@@ -71,6 +97,7 @@ class Image:
         self.pfdir = os.path.join(self.tmp, "pf")
         self.dockerd_started = False
         self.sink_started = False
+        self.slapd = None
         self.failed = False
         self.timings = {}
 
@@ -157,6 +184,8 @@ class Image:
             run([os.path.join(DEPLOY, "docker-sandbox"), "stop", CACHE], check=False)
         if self.sink_started:
             run([harness.POSTFIX_INSTANCE, "sink-stop", self.pfdir], check=False)
+        if self.slapd:
+            self.slapd.stop()
         if os.environ.get("POSTERN_IT_KEEP") != "1":
             import shutil
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -169,11 +198,11 @@ class Image:
         s.ehlo()
         return s
 
-    def send(self, mail_from, rcpt):
+    def send(self, mail_from, rcpt, text="hello from the image test"):
         s = self.smtp()
         try:
             body = ("From: <%s>\r\nTo: <%s>\r\nSubject: image test\r\nMessage-ID: <%d@t>\r\n"
-                    "\r\nhello from the image test\r\n" % (mail_from, rcpt, time.time_ns()))
+                    "\r\n%s\r\n" % (mail_from, rcpt, time.time_ns(), text))
             code, msg = s.mail(mail_from)
             if code != 250:
                 raise SmtpError("MAIL", code, msg.decode(errors="replace"))
@@ -203,8 +232,10 @@ class Image:
 
 class ImageTests(MarksEnvFailed, unittest.TestCase):
     """One image, one container (ALLOWED_SENDER_DOMAINS, DKIM keys mounted the boky way,
-    ENABLE_SPF): signing and delivery, s6 restarts, HEALTHCHECK, read-only root, clean stop.
-    Test names are ordered: the stop comes last."""
+    ENABLE_SPF, ENABLE_CLAMAV, ENABLE_RECIPIENT_VERIFY for the relay domain example.org):
+    signing and delivery, virus and recipient checks, s6 restarts, HEALTHCHECK, read-only
+    root, clean stop, no mail accepted while postern-av has no engine. Test names are ordered:
+    the stop comes last."""
 
     img = None
 
@@ -225,6 +256,18 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
             cls.img.start_sink()
             cls.img.tables = os.path.join(cls.img.tmp, "tables")
             os.makedirs(cls.img.tables)
+            cls.img.clamav = os.path.join(cls.img.tmp, "clamav")
+            from test_av_postfix import make_db
+            make_db(cls.img.clamav, synthetic=0)
+            ldapi = os.path.join(cls.img.tmp, "ldapi")
+            os.makedirs(ldapi)
+            cls.img.slapd = LdapiSlapd(cls.img.tmp, os.path.join(ldapi, "slapd.sock"),
+                                       user_ldif("alice", "alice@example.org"))
+            cls.img.slapd.start()
+            secrets = os.path.join(cls.img.tmp, "secrets")
+            os.makedirs(secrets)
+            with open(os.path.join(secrets, "ldap_pw"), "w") as f:
+                f.write(cls.img.slapd.reader_password + "\n")
             b = cls.img.base
             t0 = time.monotonic()
             cls.img.run_container({
@@ -238,8 +281,22 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
                 "POSTERN_DKIM_METRICS_LISTEN": "127.0.0.1:%d" % (b + 3),
                 "POSTERN_SPF_SOCKET": "inet:%d@127.0.0.1" % (b + 4),
                 "POSTERN_SPF_METRICS_LISTEN": "127.0.0.1:%d" % (b + 5),
+                "ENABLE_CLAMAV": "true",
+                "ENABLE_FRESHCLAM": "false",
+                "POSTERN_AV_SOCKET": "inet:%d@127.0.0.1" % (b + 6),
+                "POSTERN_AV_METRICS_LISTEN": "127.0.0.1:%d" % (b + 7),
+                "ENABLE_RECIPIENT_VERIFY": "true",
+                "POSTFIX_RELAY_DOMAINS": "example.org",
+                "POSTFIX_LDAP_SERVERS": "ldapi://%2Fldapi%2Fslapd.sock",
+                "POSTFIX_LDAP_BIND_DN": cls.img.slapd.reader_dn,
+                "POSTFIX_LDAP_BIND_PW_FILE": "/secrets/ldap_pw",
+                "POSTFIX_LDAP_SEARCH_BASE": cls.img.slapd.suffix,
+                "POSTERN_RCPT_SOCKET": "inet:%d@127.0.0.1" % (b + 8),
+                "POSTERN_RCPT_METRICS_LISTEN": "127.0.0.1:%d" % (b + 9),
             }, volumes=["%s:/etc/opendkim/keys:ro" % keys,
-                        "%s:/etc/postfix/tables:ro" % cls.img.tables])
+                        "%s:/etc/postfix/tables:ro" % cls.img.tables,
+                        "%s:/var/lib/clamav" % cls.img.clamav,
+                        "%s:/ldapi" % ldapi, "%s:/secrets:ro" % secrets])
             cls.img.wait_health("healthy", 60)
             cls.img.timings["healthy"] = time.monotonic() - t0
         except BaseException:
@@ -283,9 +340,30 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
         ps = self.img.exec("ps", "-eo", "user:20,comm").stdout
         self.assertRegex(ps, r"postern-dkim\s+postern-dkim")
         self.assertRegex(ps, r"postern-spf\s+postern-spf")
+        self.assertRegex(ps, r"postern-av\s+postern-av")
+        self.assertRegex(ps, r"postern-rcpt\s+postern-rcpt")
+        self.assertNotIn("freshclam", ps)
+
+    def test_1b_viruses_and_unknown_recipients_are_refused(self):
+        # the relay domain: a known recipient (slapd) passes, scanned (from mynetworks, so
+        # outbound: no X-Virus-* headers, one av-scan log line)
+        qid = self.img.send("app@example.com", "alice@example.org")
+        m = self.img.delivered(qid)
+        self.assertNotIn(b"X-Virus-Status", m.data)
+        self.assertIn("av-scan queue_id=%s result=clean" % qid, self.img.logs())
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@example.com", "nobody@example.org")
+        self.assertEqual((cm.exception.stage, cm.exception.code), ("RCPT", 450))
+        self.assertIn("4.1.1 <nobody@example.org>: Recipient address rejected: User unknown",
+                      cm.exception.msg)
+        from test_av_postfix import EICAR
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@example.com", "someone@example.net", EICAR.decode())
+        self.assertEqual((cm.exception.stage, cm.exception.code), ("DATA", 550))
+        self.assertIn("Virus found: Postern.Test.EICAR", cm.exception.msg)
 
     def test_2_killed_daemons_are_restarted(self):
-        for program in ("postern-dkim", "postern-spf"):
+        for program in ("postern-dkim", "postern-spf", "postern-av", "postern-rcpt"):
             before = self.img.pid_of(program)
             self.assertIsNotNone(before, program)
             self.img.exec("kill", "-KILL", str(before))
@@ -351,7 +429,26 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
         # The message accepted during the drain is in the queue volume: delivered (and
         # signed) once the container runs again.
         qid = re.search(r"queued as (\w+)", msg.decode()).group(1)
+        # Started again with an empty ClamAV database (as on a first start before freshclam
+        # has fetched one): postern-av has no engine and never reports ready, so Postfix does
+        # not listen and the container is not healthy; once signatures arrive (inotify
+        # reload) Postfix starts and the queued message goes out.
+        aside = self.img.clamav + ".aside"
+        os.rename(self.img.clamav, aside)
+        os.makedirs(self.img.clamav)
         docker("start", self.img.name)
+        deadline = time.monotonic() + 30
+        settled = None     # 2 s after postern-av said it has no engine
+        while settled is None or time.monotonic() < settled:
+            self.assertLess(time.monotonic(), deadline, "no engine-load-failed logged")
+            self.assertFalse(harness.wait_port(self.img.smtpd_port, 0.2),
+                             "Postfix listens while postern-av has no engine")
+            if settled is None and "engine-load-failed" in self.img.logs():
+                settled = time.monotonic() + 2
+            time.sleep(0.3)
+        self.assertNotEqual(self.img.health()[0], "healthy")
+        for name in os.listdir(aside):
+            os.rename(os.path.join(aside, name), os.path.join(self.img.clamav, name))
         self.img.wait_health("healthy", 60)
         m = self.img.delivered(qid)
         self.assertEqual(len(m.dkim_signatures), 1)
