@@ -13,7 +13,8 @@ with postern-spf's evaluator, resolving through tests/dns/zone_server.py on loop
 a 450 here can only be greylisting.
 
 GreylistSpfTests: a sender whose domain's SPF passes for the client is accepted at once and
-delivered without X-Greylist (log: outcome=skip-spf-pass reason=spf-pass); the null sender
+delivered without X-Greylist (log: outcome=skip-spf-pass reason=spf-pass; /metrics:
+postern_greylist_decisions_total{outcome="skip-spf-pass"} + 1); the null sender
 is checked as postmaster@HELO; softfail, none, fail (the pass domain from another client) and
 a DNS timeout (the name's server never answers) get 450 4.7.1 Greylisted, never a 5xx,
 nothing queued, and the greylist log line names the SPF result; the DNS timeout is answered
@@ -27,6 +28,7 @@ import re
 import sys
 import time
 import unittest
+import urllib.request
 
 import harness
 
@@ -57,7 +59,8 @@ class GreylistSpfTests(harness.MarksEnvFailed, unittest.TestCase):
                 ["--store", "lmdb:" + os.path.join(cls.env.tmp, "greylist.mdb"),
                  "--delay", "60", "--hostname", "gw.test", "--log-level", "debug",
                  "--skip-spf-pass", "--dns-server", "127.0.0.1@%d" % cls.dns.port,
-                 "--dns-timeout", "0.5", "--spf-check-timeout", "1"])
+                 "--dns-timeout", "0.5", "--spf-check-timeout", "1",
+                 "--metrics-listen", "127.0.0.1:%d" % cls.env.aux_port])
             cls.daemon.start()
             cls.env.start_postfix(milter=False, extra_sets=[
                 "smtpd_recipient_restrictions = check_policy_service %s, "
@@ -126,10 +129,25 @@ class GreylistSpfTests(harness.MarksEnvFailed, unittest.TestCase):
         self.assertEqual(self.daemon.events("greylist", outcome="skip-spf-pass",
                                             client_address=client_ip), [])
 
+    def metric(self, series):
+        """The value of one /metrics series, e.g. 'x_total{outcome="y"}' (0 if absent)."""
+        url = "http://127.0.0.1:%d/metrics" % self.env.aux_port
+        with urllib.request.urlopen(url, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                name, _, value = line.rpartition(" ")
+                if name == series:
+                    return float(value)
+        return 0.0
+
     def test_spf_pass_accepted_at_once(self):
+        skips = 'postern_greylist_decisions_total{outcome="skip-spf-pass"}'
+        passes = 'postern_greylist_spf_checks_total{result="pass"}'
+        before = (self.metric(skips), self.metric(passes))
         line = self.assert_accepted("192.0.2.20", "alice@pass.example", tag="pass")
         self.assertEqual(line["sender"], "alice@pass.example")
         self.assertIn("ip4:192.0.2.0/24", line["spf_mechanism"])
+        self.assertEqual((self.metric(skips), self.metric(passes)),
+                         (before[0] + 1, before[1] + 1))
 
     def test_null_sender_checked_as_postmaster_at_helo(self):
         self.assert_accepted("198.51.100.7", "", helo="mx.helo.example", tag="bounce")
