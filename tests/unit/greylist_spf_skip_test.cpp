@@ -11,7 +11,9 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/config_error.hpp"
 #include "common/metrics.hpp"
+#include "policyd/greylist/greylist_config.hpp"
 #include "policyd/greylist/greylist_policy.hpp"
 #include "policyd/greylist/lmdb_store.hpp"
 
@@ -256,6 +258,47 @@ TEST_F(SpfSkipPolicyTest, DryRunCountsSkip) {
   EXPECT_EQ(p.decide(request("203.0.113.6", "carol@softfail.example")), "DUNNO");
   EXPECT_EQ(decisions("skip-spf-pass"), 1u);
   EXPECT_EQ(decisions("greylisted"), 1u);
+}
+
+// build_greylist_config with `flags` (no environment, no config file).
+GreylistConfig config_of(std::vector<std::string> flags) {
+  DaemonOptions options("greylist", "postern-greylist", "inet:10023@127.0.0.1");
+  add_greylist_options(options.options());
+  std::vector<const char*> argv{"postern-greylist"};
+  for (const std::string& f : flags) argv.push_back(f.c_str());
+  argv.push_back(nullptr);
+  char* env[] = {nullptr};
+  EXPECT_FALSE(options.parse(static_cast<int>(argv.size() - 1), argv.data(), env).has_value());
+  return build_greylist_config(options);
+}
+
+TEST(SpfSkipConfigTest, OptionsAndBudgetBelowDeadline) {
+  GreylistConfig off = config_of({});
+  EXPECT_FALSE(off.skip_spf_pass);
+  EXPECT_EQ(off.worker_threads, 4u);
+  GreylistConfig on = config_of({"--skip-spf-pass", "--dns-server", "127.0.0.1@20053"});
+  EXPECT_TRUE(on.skip_spf_pass);
+  EXPECT_EQ(on.worker_threads, 8u);  // each worker waits on DNS
+  EXPECT_EQ(on.resolver.dns_server, "127.0.0.1@20053");
+  EXPECT_EQ(on.resolver.timeout_seconds, 1);
+  EXPECT_EQ(on.spf_limits.check_seconds, 2);
+  EXPECT_EQ(on.spf_cache.ttl_seconds, 300);
+  EXPECT_EQ(config_of({"--skip-spf-pass", "--workers", "3"}).worker_threads, 3u);
+  // budget + one query timeout must end before the request deadline (→ --fault-action DUNNO)
+  try {
+    config_of({"--skip-spf-pass", "--dns-timeout", "3"});
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "default for --spf-check-timeout (2 s) + option --dns-timeout (3 s): must be "
+                 "below --request-deadline (5 s), or a slow SPF check ends in --fault-action "
+                 "instead of greylisting");
+  }
+  EXPECT_NO_THROW(config_of({"--skip-spf-pass", "--dns-timeout", "3", "--request-deadline", "6"}));
+  EXPECT_NO_THROW(config_of({"--dns-timeout", "3"}));  // not checked without --skip-spf-pass
+  EXPECT_THROW(config_of({"--skip-spf-pass", "--spf-check-timeout", "0"}), ConfigError);
+  EXPECT_THROW(config_of({"--skip-spf-pass", "--dns-timeout", "-1"}), ConfigError);
+  EXPECT_THROW(config_of({"--skip-spf-pass", "--spf-cache-ttl", "-1"}), ConfigError);
 }
 
 }  // namespace
