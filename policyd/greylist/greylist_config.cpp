@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 #include "common/config_error.hpp"
 
@@ -34,6 +35,12 @@ Strings get_list(const po::variables_map& values, const char* name) {
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "unknown";
+  return buf;
+}
+
+std::string seconds_text(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", seconds);
   return buf;
 }
 
@@ -113,13 +120,29 @@ void add_greylist_options(po::options_description& options) {
        "clients never greylisted (mynetworks-like)")  //
       ("skip-clients", po::value<Strings>()->value_name("FILE"),
        "big senders never greylisted, by verified client name (postgrey client-whitelist "
-       "format)")                                                                       //
+       "format)")  //
+      ("skip-spf-pass", po::bool_switch(),
+       "do not greylist when the SPF result (RFC 7208) of the MAIL FROM identity is pass "
+       "(null sender: postmaster@HELO); checked here with postern-spf's evaluator. Any other "
+       "result or a DNS fault greylists as usual")  //
+      ("dns-server", text("")->value_name("HOST[@PORT]"),
+       "--skip-spf-pass: forward DNS queries there (default: the servers of "
+       "/etc/resolv.conf)")  //
+      ("dns-timeout", po::value<double>()->default_value(1)->value_name("SECONDS"),
+       "--skip-spf-pass: limit for one DNS query; past it the SPF result is temperror")  //
+      ("spf-check-timeout", po::value<double>()->default_value(2)->value_name("SECONDS"),
+       "--skip-spf-pass: time budget of one SPF check; past it no more DNS queries and the "
+       "result is temperror (greylist). With --dns-timeout, below --request-deadline")  //
+      ("spf-cache-ttl", po::value<double>()->default_value(300)->value_name("SECONDS"),
+       "--skip-spf-pass: keep SPF results (except temperror) this long; 0 disables")  //
+      ("spf-cache-size", po::value<size_t>()->default_value(100000)->value_name("N"),
+       "--skip-spf-pass: most cached SPF results (least recently used go first)")       //
       ("dry-run", po::bool_switch(), "decide, log and count, but always answer DUNNO")  //
       ("trust-test-time", po::bool_switch(),
        "testing only: decide at the request's policy_test_time (as postgrey does) to replay "
        "traces")  //
       ("workers", po::value<size_t>()->default_value(4)->value_name("N"),
-       "threads deciding requests")  //
+       "threads deciding requests (8 when --skip-spf-pass: each waits on DNS)")  //
       ("request-deadline", po::value<double>()->default_value(5)->value_name("SECONDS"),
        "past it a request gets --fault-action");
 }
@@ -222,13 +245,37 @@ GreylistConfig build_greylist_config(const DaemonOptions& options) {
   }
   c.policy.dry_run = v["dry-run"].as<bool>();
   c.policy.trust_test_time = v["trust-test-time"].as<bool>();
+  c.skip_spf_pass = v["skip-spf-pass"].as<bool>();
   c.worker_threads = v["workers"].as<size_t>();
   if (c.worker_threads == 0 || c.worker_threads > 256) {
     throw ConfigError(options.where("workers") + ": must be 1..256");
   }
+  if (c.skip_spf_pass && v["workers"].defaulted()) c.worker_threads = 8;  // as postern-spf
   c.redis_options.pool_size = c.worker_threads;
   c.request_deadline_seconds = v["request-deadline"].as<double>();
   positive("request-deadline", c.request_deadline_seconds);
+
+  c.resolver.dns_server = v["dns-server"].as<std::string>();
+  c.resolver.timeout_seconds = v["dns-timeout"].as<double>();
+  positive("dns-timeout", c.resolver.timeout_seconds);
+  c.spf_limits.check_seconds = v["spf-check-timeout"].as<double>();
+  positive("spf-check-timeout", c.spf_limits.check_seconds);
+  // A request past its deadline gets --fault-action (DUNNO by default: not greylisted), so a
+  // slow SPF check must end, as temperror, well before it: the budget, plus one query
+  // started just before the budget ends (evaluator.hpp), plus time for the store.
+  if (c.skip_spf_pass &&
+      c.spf_limits.check_seconds + c.resolver.timeout_seconds >= c.request_deadline_seconds) {
+    throw ConfigError(
+        options.where("spf-check-timeout") + " (" + seconds_text(c.spf_limits.check_seconds) +
+        ") + " + options.where("dns-timeout") + " (" + seconds_text(c.resolver.timeout_seconds) +
+        "): must be below --request-deadline (" + seconds_text(c.request_deadline_seconds) +
+        "), or a slow SPF check ends in --fault-action instead of greylisting");
+  }
+  c.spf_cache.ttl_seconds = v["spf-cache-ttl"].as<double>();
+  if (!(c.spf_cache.ttl_seconds >= 0)) {
+    throw ConfigError(options.where("spf-cache-ttl") + ": must be 0 (off) or more seconds");
+  }
+  c.spf_cache.max_entries = v["spf-cache-size"].as<size_t>();
   return c;
 }
 

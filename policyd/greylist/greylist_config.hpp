@@ -6,11 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "common/dns.hpp"
 #include "common/options.hpp"
 #include "common/redis.hpp"
 #include "policyd/greylist/greylist_policy.hpp"
 #include "policyd/greylist/greylister.hpp"
 #include "policyd/greylist/lmdb_store.hpp"
+#include "policyd/spf/evaluator.hpp"
+#include "policyd/spf/result_cache.hpp"
 
 namespace postern::greylist {
 
@@ -25,7 +28,12 @@ struct GreylistConfig {
   std::vector<std::string> whitelist_clients_files;     // --whitelist-clients
   std::vector<std::string> whitelist_recipients_files;  // --whitelist-recipients
   std::vector<std::string> skip_clients_files;          // --skip-clients
-  size_t worker_threads = 4;
+  /// --skip-spf-pass: SPF (policyd/spf's evaluator) for the MAIL FROM identity; pass skips.
+  bool skip_spf_pass = false;
+  dns::ResolverConfig resolver;      // --dns-server, --dns-timeout (postern-spf's names)
+  spf::EvaluatorLimits spf_limits;   // check_seconds from --spf-check-timeout
+  spf::ResultCacheConfig spf_cache;  // --spf-cache-ttl, --spf-cache-size
+  size_t worker_threads = 4;         // 8 by default with --skip-spf-pass (workers wait on DNS)
   double request_deadline_seconds = 5;
 };
 

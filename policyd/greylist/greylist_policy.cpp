@@ -3,9 +3,11 @@
 
 #include <charconv>
 #include <ctime>
+#include <optional>
 
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "policyd/greylist/spf_skip.hpp"
 
 namespace postern::greylist {
 namespace {
@@ -42,11 +44,20 @@ GreylistPolicy::GreylistPolicy(PolicySettings settings, Greylister& greylister,
                                        "requests answered with the fault action: store fault");
     for (const char* o : {"greylisted", "passed", "client-whitelist", "recipient-whitelist",
                           "client-awl", "bad-client-address", "skip-sasl", "skip-network",
-                          "skip-client", "not-applicable", "store-fault"}) {
+                          "skip-client", "skip-spf-pass", "not-applicable", "store-fault"}) {
       // every series registered at start (value 0); decide() only reads this map
       decisions_[o] = &metrics_->counter("postern_greylist_decisions_total",
                                          "greylisting decisions by outcome (also in --dry-run)",
                                          {{"outcome", o}});
+    }
+    if (settings_.skip_spf_pass) {
+      for (const char* r :
+           {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "error"}) {
+        spf_results_[r] = &metrics_->counter("postern_greylist_spf_checks_total",
+                                             "--skip-spf-pass checks by SPF result (RFC 7208 "
+                                             "§2.6; error: not checked, e.g. a bad address)",
+                                             {{"result", r}});
+      }
     }
   }
 }
@@ -109,6 +120,21 @@ std::string GreylistPolicy::decide(const PolicyRequest& request) {
     log_line(e.kv("outcome", skip));
     return "DUNNO";
   }
+  std::optional<SpfSkipVerdict> spf;
+  if (settings_.skip_spf_pass) {
+    spf = settings_.skip_spf_pass->check(request.get("client_address"), request.get("sender"),
+                                         request.get("helo_name"));
+    auto counter = spf_results_.find(spf->result);
+    if (counter != spf_results_.end()) counter->second->inc();
+    if (spf->skip) {
+      event("skip-spf-pass");
+      auto e = log::info("greylist");
+      log_line(e.kv("outcome", "skip-spf-pass").kv("reason", "spf-pass"))
+          .kv("helo", request.get("helo_name"))
+          .kv("spf_mechanism", spf->mechanism);
+      return "DUNNO";
+    }
+  }
 
   TripletRequest t{request.get("client_address"), request.get("client_name"), request.get("sender"),
                    request.get("recipient"), request.get("instance")};
@@ -138,6 +164,10 @@ std::string GreylistPolicy::decide(const PolicyRequest& request) {
     auto e = log::info("greylist");
     log_line(e.kv("outcome", outcome).kv("reason", v.early_retry ? "early-retry" : "new"))
         .kv("seconds_left", v.seconds_left);
+    if (spf) {
+      e.kv("spf", spf->result);
+      if (!spf->problem.empty()) e.kv("spf_problem", spf->problem);
+    }
   } else if (v.outcome == Outcome::Passed && v.first_pass) {
     if (!settings_.x_greylist_header.empty()) action = header_reply(v.delayed_seconds);
     auto e = log::info("greylist");

@@ -1,6 +1,7 @@
 // greylist_policy.hpp — policy request → action for postern-greylist: the skips users turn
 // greylisting off for (SASL-authenticated clients, --skip-networks, --skip-clients by verified
-// name), the Greylister's verdict, the reply text, --dry-run, logs and metrics. Store faults
+// name, and with --skip-spf-pass a MAIL FROM whose SPF result is pass: spf_skip.hpp), the
+// Greylister's verdict, the reply text, --dry-run, logs and metrics. Store faults
 // become the configured fault action (default DUNNO, fail-open) with one log line per outage.
 // Reply (postgrey-compatible): "DEFER_IF_PERMIT 4.7.1 Greylisted, try again in N seconds",
 // "PREPEND X-Greylist: delayed N seconds by postern-greylist-V at HOST; DATE" on a first pass,
@@ -25,6 +26,8 @@ class Counter;
 
 namespace postern::greylist {
 
+class SpfPassCheck;
+
 struct PolicySettings {
   std::string greylist_action = "DEFER_IF_PERMIT";  // --greylist-action
   /// --greylist-text: %s → seconds left, %r → recipient domain (postgrey's placeholders).
@@ -37,8 +40,11 @@ struct PolicySettings {
   bool skip_sasl = true;                                // --skip-sasl: sasl_username set → DUNNO
   CidrList skip_networks;                               // --skip-networks
   std::shared_ptr<const ClientWhitelist> skip_clients;  // --skip-clients (client_name list)
-  bool dry_run = false;                                 // --dry-run: always DUNNO
-  std::string fault_action = "DUNNO";                   // --fault-action on store faults
+  /// --skip-spf-pass (null = off): checked after the skips above, before the store; only
+  /// an SPF pass skips, any other result or fault greylists as usual.
+  std::shared_ptr<const SpfPassCheck> skip_spf_pass;
+  bool dry_run = false;                // --dry-run: always DUNNO
+  std::string fault_action = "DUNNO";  // --fault-action on store faults
   /// --trust-test-time: take the time from the request's policy_test_time attribute (Unix
   /// seconds), as postgrey always does, for replaying traces. Off in production: a client of
   /// the policy socket could move the clock.
@@ -64,7 +70,8 @@ class GreylistPolicy {
   metrics::Registry* metrics_;
   redis::OutageTracker* tracker_;
   metrics::Counter* store_errors_ = nullptr;
-  std::map<std::string, metrics::Counter*, std::less<>> decisions_;  // by outcome name
+  std::map<std::string, metrics::Counter*, std::less<>> decisions_;    // by outcome name
+  std::map<std::string, metrics::Counter*, std::less<>> spf_results_;  // by SPF result name
 };
 
 /// Replaces the first "%X" in `text` by `value` for each (X, value) — postgrey's s/\%X/.../.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/config_error.hpp"
+#include "common/dns.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/metrics_server.hpp"
@@ -23,6 +24,9 @@
 #include "policyd/greylist/greylister.hpp"
 #include "policyd/greylist/lmdb_store.hpp"
 #include "policyd/greylist/redis_store.hpp"
+#include "policyd/greylist/spf_skip.hpp"
+#include "policyd/spf/evaluator.hpp"
+#include "policyd/spf/result_cache.hpp"
 
 using namespace postern;
 using namespace postern::greylist;
@@ -96,6 +100,18 @@ int run(int argc, const char* const argv[]) {
     redis_client = std::make_unique<redis::Client>(config.redis, config.redis_options, &tracker);
     store = std::make_unique<RedisStore>(*redis_client, config.redis_prefix);
   }
+  // --skip-spf-pass: postern-spf's resolver, evaluator and result cache (policyd/spf), with
+  // this daemon's own budget; the check runs on the policy workers (it blocks on DNS).
+  std::unique_ptr<dns::Resolver> resolver;
+  std::unique_ptr<spf::Evaluator> evaluator;
+  std::unique_ptr<spf::CachingEngine> spf_engine;
+  if (config.skip_spf_pass) {
+    resolver = dns::make_resolver(config.resolver);
+    evaluator = std::make_unique<spf::Evaluator>(*resolver, config.spf_limits);
+    spf_engine = std::make_unique<spf::CachingEngine>(*evaluator, config.spf_cache);
+    config.policy.skip_spf_pass =
+        std::make_shared<SpfPassCheck>(*spf_engine, config.policy.hostname, unix_now);
+  }
   if (common.check_config) {
     if (redis_client) {
       try {
@@ -114,7 +130,8 @@ int run(int argc, const char* const argv[]) {
   log::info("greylist-start")
       .kv("store", store->describe())
       .kv("delay", config.greylist.delay_seconds)
-      .kv("dry_run", config.policy.dry_run);
+      .kv("dry_run", config.policy.dry_run)
+      .kv("skip_spf_pass", config.skip_spf_pass);
 
   Greylister greylister(config.greylist, *store, unix_now, whitelists);
   GreylistPolicy policy(config.policy, greylister, &registry, redis_client ? nullptr : &tracker);
