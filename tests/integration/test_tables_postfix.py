@@ -24,7 +24,11 @@ restrictions, Postfix's answer to a table lookup error there), nothing bounced o
 /healthz 503; all back when Redis is back. PostscreenTests: postscreen_access_list
 permit/reject/del; Redis down → postscreen skips the list (its own behaviour on a lookup
 error), nothing rejected. ParityTests: `postmap -q` through socketmap answers as the hash: and
-cidr: tables built from the same generated data. LdapTests: an ldap map as virtual_alias_maps,
+cidr: tables built from the same generated data. FormsTests: maps with forms=access /
+forms=virtual — a RECIP: domain entry refuses every recipient of the domain and its
+subdomains, a VALI:@domain catch-all, mixed-case HELO and client names matching lower-case
+parent-domain entries. FormsParityTests: smtpd replies alike through check_recipient_access
+hash: and a forms=access socketmap over generated data. LdapTests: an ldap map as virtual_alias_maps,
 parity with Postfix's ldap: table, slapd stopped → 451. CheckConfigTests: --check-config.
 
 Needs root, redis-server and redis-cli, slapd, postfix-ldap, POSTERN_IT_TABLES_BIN (set by
