@@ -1,6 +1,8 @@
 // maps.cpp — Redis, CIDR and LDAP maps, value joining, the reply cache and the dispatcher.
-// Sources: socketmap_table(5), ldap_table(5) (query_filter and result_attribute; the filter
-// expansion and RFC 4515 escaping are common/ldap.hpp's), cidr_table(5) (network notation).
+// Sources: socketmap_table(5), access(5) and virtual(5) (lookup forms; the order is Postfix's
+// smtpd_check.c check_mail_access / check_domain_access / check_addr_access), ldap_table(5)
+// (query_filter and result_attribute; the filter expansion and RFC 4515 escaping are
+// common/ldap.hpp's), cidr_table(5) (network notation).
 #include "policyd/tables/maps.hpp"
 
 #include <algorithm>
@@ -45,15 +47,102 @@ std::vector<std::string> cidr_candidate_keys(const std::string& prefix,
 
 namespace {
 
+// The domain walk of access(5) (smtpd_check.c check_domain_access), appended to `out`.
+void add_domain_walk(const std::string& domain, ParentStyle parents,
+                     std::vector<std::string>& out) {
+  out.push_back(domain);
+  if (parents == ParentStyle::None || domain.size() > 255) return;
+  for (size_t dot = domain.find('.', 1); dot != std::string::npos;
+       dot = domain.find('.', dot + 1)) {
+    if (dot + 1 == domain.size()) break;  // a trailing dot: no empty parent
+    out.push_back(parents == ParentStyle::Parent ? domain.substr(dot + 1) : domain.substr(dot));
+  }
+}
+
+void add_unique(std::vector<std::string>& out, std::string form) {
+  if (std::find(out.begin(), out.end(), form) == out.end()) out.push_back(std::move(form));
+}
+
+}  // namespace
+
+std::vector<std::string> lookup_forms(const MapSpec& spec, const std::string& asked) {
+  std::string key = asked;
+  if (spec.lowercase) {
+    for (char& c : key) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  if (spec.forms == AddressForms::Exact) return {key};
+  size_t at = key.rfind('@');
+  std::vector<std::string> forms;
+  if (spec.forms == AddressForms::Virtual) {
+    forms.push_back(key);
+    if (at != std::string::npos && at > 0 && at + 1 < key.size()) add_unique(forms, key.substr(at));
+    return forms;
+  }
+  if (at != std::string::npos) {  // access(5) EMAIL ADDRESS PATTERNS
+    forms.push_back(key);
+    std::vector<std::string> walk;
+    if (at + 1 < key.size()) add_domain_walk(key.substr(at + 1), spec.parents, walk);
+    for (std::string& form : walk) add_unique(forms, std::move(form));
+    if (at > 0) add_unique(forms, key.substr(0, at + 1));
+    return forms;
+  }
+  if (IpAddress::parse(key)) {  // access(5) CLIENT HOSTNAME/ADDRESS PATTERNS: net prefixes
+    char delimiter = key.find(':') != std::string::npos ? ':' : '.';
+    std::string prefix = key;
+    for (;;) {
+      forms.push_back(prefix);
+      size_t cut = prefix.rfind(delimiter);
+      if (cut == std::string::npos) break;
+      prefix.resize(cut);
+      if (prefix.empty()) break;
+    }
+    return forms;
+  }
+  std::vector<std::string> walk;
+  add_domain_walk(key, spec.parents, walk);
+  for (std::string& form : walk) add_unique(forms, std::move(form));
+  return forms;
+}
+
+namespace {
+
 SocketmapReply found_or_not(std::optional<std::string> value) {
   return value ? SocketmapReply::ok(std::move(*value)) : SocketmapReply::not_found();
+}
+
+// One MGET of `keys`; the value of the first that exists.
+SocketmapReply first_found(KeyValueStore& store, const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> values = store.mget(keys);
+  if (values.size() != keys.size()) {
+    throw StoreError("MGET of " + std::to_string(keys.size()) + " keys returned " +
+                     std::to_string(values.size()) + " values");
+  }
+  for (auto& value : values) {
+    if (value) return SocketmapReply::ok(std::move(*value));
+  }
+  return SocketmapReply::not_found();
 }
 
 class RedisMap : public Map {
  public:
   RedisMap(MapSpec spec, KeyValueStore& store) : spec_(std::move(spec)), store_(store) {}
   SocketmapReply lookup(const std::string& key) override {
-    std::string redis_key = spec_.prefix + key;
+    std::vector<std::string> forms = lookup_forms(spec_, key);
+    if (spec_.value_type == ValueType::String && forms.size() > 1) {
+      for (std::string& form : forms) form.insert(0, spec_.prefix);
+      return first_found(store_, forms);
+    }
+    for (const std::string& form : forms) {
+      SocketmapReply reply = lookup_one(spec_.prefix + form);
+      if (reply.status == SocketmapReply::Status::Ok) return reply;
+    }
+    return SocketmapReply::not_found();
+  }
+
+ private:
+  SocketmapReply lookup_one(const std::string& redis_key) {
     switch (spec_.value_type) {
       case ValueType::String:
         return found_or_not(store_.get(redis_key));
@@ -67,7 +156,6 @@ class RedisMap : public Map {
     return SocketmapReply::ok(join_values(std::move(members)));
   }
 
- private:
   MapSpec spec_;
   KeyValueStore& store_;
 };
@@ -77,16 +165,12 @@ class CidrMap : public Map {
   CidrMap(MapSpec spec, KeyValueStore& store) : spec_(std::move(spec)), store_(store) {}
   SocketmapReply lookup(const std::string& key) override {
     std::vector<std::string> keys = cidr_candidate_keys(spec_.prefix, key);
-    if (keys.empty()) return found_or_not(store_.get(spec_.prefix + key));
-    std::vector<std::optional<std::string>> values = store_.mget(keys);
-    if (values.size() != keys.size()) {
-      throw StoreError("MGET of " + std::to_string(keys.size()) + " keys returned " +
-                       std::to_string(values.size()) + " values");
+    if (keys.empty()) {  // a host name: its lookup forms
+      keys = lookup_forms(spec_, key);
+      if (keys.size() == 1) return found_or_not(store_.get(spec_.prefix + keys[0]));
+      for (std::string& form : keys) form.insert(0, spec_.prefix);
     }
-    for (auto& value : values) {
-      if (value) return SocketmapReply::ok(std::move(*value));
-    }
-    return SocketmapReply::not_found();
+    return first_found(store_, keys);
   }
 
  private:
@@ -98,12 +182,14 @@ class LdapMap : public Map {
  public:
   LdapMap(MapSpec spec, Directory& directory) : spec_(std::move(spec)), directory_(directory) {}
   SocketmapReply lookup(const std::string& key) override {
-    std::optional<std::string> filter = ldap::expand_filter(spec_.query_filter, key);
-    if (!filter) return SocketmapReply::not_found();
-    std::vector<std::string> values =
-        directory_.search({spec_.search_base, *filter, spec_.result_attribute});
-    if (values.empty()) return SocketmapReply::not_found();
-    return SocketmapReply::ok(join_values(std::move(values)));
+    for (const std::string& form : lookup_forms(spec_, key)) {
+      std::optional<std::string> filter = ldap::expand_filter(spec_.query_filter, form);
+      if (!filter) continue;
+      std::vector<std::string> values =
+          directory_.search({spec_.search_base, *filter, spec_.result_attribute});
+      if (!values.empty()) return SocketmapReply::ok(join_values(std::move(values)));
+    }
+    return SocketmapReply::not_found();
   }
 
  private:

@@ -70,6 +70,25 @@ class Directory {
 /// How a Redis map stores its values.
 enum class ValueType { String, Set, Hash };
 
+/// The lookup forms a map tries for one asked key (option forms=). Postfix sends a socketmap
+/// only the full key (it is a pattern table to Postfix: DICT_FLAG_PATTERN), never the shorter
+/// forms it walks for hash: tables; these bring them back. See lookup_forms().
+enum class AddressForms {
+  Exact,    // the key as asked (default)
+  Access,   // access(5): user@domain, domain (+ parents), user@; host names; IP prefixes
+  Virtual,  // virtual(5): user@domain, @domain
+};
+
+/// How forms=access matches a domain's subdomains (option parents=), after Postfix's
+/// parent_domain_matches_subdomains (postconf(5)): its default lists smtpd_access_maps, so an
+/// entry "example.com" also matches sub.example.com (Parent); without it only an entry
+/// ".example.com" does (Dot).
+enum class ParentStyle {
+  Parent,  // sub.example.com, example.com, com (default)
+  Dot,     // sub.example.com, .example.com, .com
+  None,    // sub.example.com only
+};
+
 /// A map's declaration, from one "map = NAME KIND option=value..." line (tables_config.hpp).
 struct MapSpec {
   enum class Kind { Redis, Cidr, Ldap };
@@ -82,7 +101,30 @@ struct MapSpec {
   std::string search_base;
   std::string query_filter = "(mailacceptinggeneralid=%s)";
   std::string result_attribute = "maildrop";
+  AddressForms forms = AddressForms::Exact;
+  ParentStyle parents = ParentStyle::Parent;
+  bool lowercase = false;  // ASCII-lowercase the key before the forms (parse: default yes
+                           // with forms=access|virtual, as Postfix lowercases fixed-table keys)
 };
+
+/// The keys (without prefix) a map tries for the asked `key`, in order; the first found wins.
+/// `spec.lowercase` first lowercases `key` (ASCII). Then, with forms=
+///  - exact (default): {key}.
+///  - access, access(5) "EMAIL ADDRESS PATTERNS" order of smtpd_check.c check_mail_access:
+///    an address user@domain (split at the last '@') gives user@domain, the domain walk of
+///    domain, then user@ (no user@ for an empty user, no domain walk for an empty domain);
+///    an IPv4 address a.b.c.d gives a.b.c.d, a.b.c, a.b, a and an IPv6 address drops one
+///    ':'-part at a time as written (access(5) "CLIENT HOSTNAME/ADDRESS PATTERNS"); any other
+///    key (HELO name, client host name, domain) gives its domain walk.
+///    The domain walk of sub.example.com is, per `spec.parents`: sub.example.com,
+///    example.com, com (Parent); sub.example.com, .example.com, .com (Dot); sub.example.com
+///    (None). A domain over 255 octets (no DNS name) is not walked.
+///  - virtual, virtual(5) "TABLE SEARCH ORDER" without the parts that need main.cf:
+///    user@domain then @domain for an address; any other key as asked. Not tried: the bare
+///    user (Postfix tries it only for domains in mydestination and friends) and the address
+///    with its recipient_delimiter extension removed.
+/// No duplicates. Bounded: the walk has at most one form per '.' or ':' of the key.
+std::vector<std::string> lookup_forms(const MapSpec& spec, const std::string& key);
 
 /// The members of a multi-valued result joined as Postfix's own ldap: and mysql: tables join
 /// them: with ',' (here sorted first, so the answer does not depend on the server's order).
@@ -99,18 +141,21 @@ std::vector<std::string> cidr_candidate_keys(const std::string& prefix, const st
 class Map {
  public:
   virtual ~Map() = default;
-  /// The answer for `key` as asked (Postfix walks address and domain forms itself).
-  /// Throws StoreError on a backend fault.
+  /// The answer for `key`: the first of lookup_forms(spec, key) found (with forms unset,
+  /// `key` exactly as asked). Throws StoreError on a backend fault.
   virtual SocketmapReply lookup(const std::string& key) = 0;
 };
 
-/// kind redis: GET, SMEMBERS (joined) or HGET on prefix + key.
+/// kind redis: GET, SMEMBERS (joined) or HGET on prefix + each lookup form; string maps read
+/// all forms in one MGET (one round trip), set and hash maps one command per form, in order.
 std::unique_ptr<Map> make_redis_map(const MapSpec& spec, KeyValueStore& store);
-/// kind cidr: IP keys through cidr_candidate_keys (one MGET, first hit wins), other keys GET.
+/// kind cidr: IP keys through cidr_candidate_keys (one MGET, first hit wins), other keys
+/// (host names) through lookup_forms (one MGET).
 std::unique_ptr<Map> make_cidr_map(const MapSpec& spec, KeyValueStore& store);
 /// kind ldap: search with the query_filter expanded for the key by ldap::expand_filter
 /// (ldap_table(5): %s %u %d ..., RFC 4515 escaping; no search when it gives none → NOTFOUND);
-/// the result_attribute values of every entry found, joined by join_values.
+/// the result_attribute values of every entry found, joined by join_values; with forms=, one
+/// search per lookup form in order, the first that finds values wins.
 std::unique_ptr<Map> make_ldap_map(const MapSpec& spec, Directory& directory);
 
 /// Lookup result cache: (map, key) → OK/NOTFOUND reply for `ttl`; TEMP/PERM never stored.

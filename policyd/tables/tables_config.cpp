@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -22,7 +23,8 @@ void add_tables_options(po::options_description& options) {
   options.add_options()  //
       ("map", po::value<std::vector<std::string>>()->value_name("'NAME KIND [OPT=VAL]...'"),
        "declare a map served as socketmap:...:NAME; KIND redis, cidr or ldap; options prefix=, "
-       "type=string|set|hash, field=, search_base=, query_filter=, result_attribute= "
+       "type=string|set|hash, field=, forms=exact|access|virtual, parents=yes|dot|no, "
+       "lowercase=yes|no, search_base=, query_filter=, result_attribute= "
        "(repeat for each map)")  //
       ("redis-url", text("redis://127.0.0.1:6379/0")->value_name("URL"),
        "the Redis server of redis and cidr maps: redis://[:PASSWORD@]HOST[:PORT][/DB], "
@@ -66,6 +68,27 @@ ValueType parse_value_type(const std::string& name, const std::string& word) {
   throw ConfigError("map '" + name + "': type '" + word + "' is not one of string, set, hash");
 }
 
+AddressForms parse_forms(const std::string& name, const std::string& word) {
+  if (word == "exact") return AddressForms::Exact;
+  if (word == "access") return AddressForms::Access;
+  if (word == "virtual") return AddressForms::Virtual;
+  throw ConfigError("map '" + name + "': forms '" + word +
+                    "' is not one of exact, access, virtual");
+}
+
+ParentStyle parse_parents(const std::string& name, const std::string& word) {
+  if (word == "yes") return ParentStyle::Parent;
+  if (word == "dot") return ParentStyle::Dot;
+  if (word == "no") return ParentStyle::None;
+  throw ConfigError("map '" + name + "': parents '" + word + "' is not one of yes, dot, no");
+}
+
+bool parse_yes_no(const std::string& name, const std::string& option, const std::string& word) {
+  if (word == "yes") return true;
+  if (word == "no") return false;
+  throw ConfigError("map '" + name + "': " + option + " '" + word + "' is not yes or no");
+}
+
 bool valid_name(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '_' || c == '-' || c == '.';
@@ -91,6 +114,8 @@ MapSpec parse_map_spec(const std::string& line) {
   spec.prefix.push_back(':');
   std::string word;
   bool ldap_option = false;
+  std::optional<bool> lowercase;
+  bool parents_given = false;
   while (words >> word) {
     size_t eq = word.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -103,6 +128,12 @@ MapSpec parse_map_spec(const std::string& line) {
       spec.value_type = parse_value_type(spec.name, value);
     } else if (option == "field") {
       spec.hash_field = value;
+    } else if (option == "forms") {
+      spec.forms = parse_forms(spec.name, value);
+    } else if (option == "parents") {
+      spec.parents = parse_parents(spec.name, value), parents_given = true;
+    } else if (option == "lowercase") {
+      lowercase = parse_yes_no(spec.name, option, value);
     } else if (option == "search_base") {
       spec.search_base = value, ldap_option = true;
     } else if (option == "query_filter") {
@@ -112,6 +143,10 @@ MapSpec parse_map_spec(const std::string& line) {
     } else {
       throw ConfigError("map '" + spec.name + "': unknown option '" + option + "'");
     }
+  }
+  spec.lowercase = lowercase.value_or(spec.forms != AddressForms::Exact);
+  if (parents_given && spec.forms != AddressForms::Access) {
+    throw ConfigError("map '" + spec.name + "': parents= is for forms=access maps");
   }
   if (spec.value_type == ValueType::Hash && spec.hash_field.empty()) {
     throw ConfigError("map '" + spec.name + "': type=hash needs field=FIELD");

@@ -6,6 +6,10 @@
 //   type=string|set|hash   how the Redis value is stored (default string; set members are
 //                    joined with ','; hash reads field=F)
 //   field=F          the hash field (type=hash)
+//   forms=exact|access|virtual   which forms of a key are tried (maps.hpp lookup_forms;
+//                    default exact: the key as Postfix asks it)
+//   parents=yes|dot|no   forms=access: how a domain entry matches subdomains (default yes)
+//   lowercase=yes|no lowercase the key first (default yes with forms=access|virtual, else no)
 //   search_base=DN query_filter=F result_attribute=A   LDAP, as in ldap_table(5)
 // Errors throw postern::ConfigError naming the option source and the bad word.
 #pragma once

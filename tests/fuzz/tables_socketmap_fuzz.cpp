@@ -7,7 +7,9 @@
 // same payloads and the same error as feeding everything at once; every payload respects the
 // limit and re-framed with netstring() parses back to itself; a parsed request's name is
 // non-empty and without a space, its key within the key limit; candidate keys are none or
-// 34/130.
+// 34/130; lookup_forms (forms=access with each parents= style, forms=virtual) starts with the
+// (lowercased) key, has no duplicate and no empty form, and at most one form per '.', ':' or
+// '@' of the key plus two (virtual: at most two).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -71,6 +73,26 @@ void check_payload(const std::string& payload) {
   check(request.key.size() <= limits.max_key_bytes);
   size_t keys = postern::tables::cidr_candidate_keys("P:", request.key).size();
   check(keys == 0 || keys == 34 || keys == 130);
+  using postern::tables::AddressForms;
+  using postern::tables::ParentStyle;
+  size_t separators = 0;
+  for (char c : request.key) separators += c == '.' || c == ':' || c == '@';
+  for (int variant = 0; variant < 4; ++variant) {
+    postern::tables::MapSpec spec;
+    spec.forms = variant == 3 ? AddressForms::Virtual : AddressForms::Access;
+    spec.parents = variant == 0   ? ParentStyle::Parent
+                   : variant == 1 ? ParentStyle::Dot
+                                  : ParentStyle::None;
+    spec.lowercase = variant % 2 == 0;
+    std::vector<std::string> forms = postern::tables::lookup_forms(spec, request.key);
+    check(!forms.empty() && forms.size() <= separators + 2);
+    check(spec.forms != AddressForms::Virtual || forms.size() <= 2);
+    check(forms[0].size() == request.key.size());
+    for (size_t i = 0; i < forms.size(); ++i) {
+      check(!forms[i].empty() || request.key.empty());
+      for (size_t j = 0; j < i; ++j) check(forms[i] != forms[j]);
+    }
+  }
 }
 
 }  // namespace

@@ -62,8 +62,8 @@ DELIVERY_TIMEOUT = 30.0
 
 def port_base():
     base = int(os.environ.get("POSTERN_IT_PORT_BASE", "24000"))
-    if not 20000 <= base <= 32768 - PORT_BLOCK:
-        raise ValueError("POSTERN_IT_PORT_BASE %d outside 20000..32757" % base)
+    if not 12000 <= base <= 32768 - PORT_BLOCK:
+        raise ValueError("POSTERN_IT_PORT_BASE %d outside 12000..32758" % base)
     return base
 
 

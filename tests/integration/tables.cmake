@@ -2,7 +2,7 @@
 # (test_tables_postfix.py) and a real slapd (test_tables_ldap.py).
 if(TARGET postern-tables)
   foreach(cls SeedExampleTests FaultTests PostscreenTests ParityTests LdapTests
-              CheckConfigTests)
+              CheckConfigTests FormsTests FormsParityTests)
     postern_integration_test(NAME integration.tables.${cls}
                              UNITTEST test_tables_postfix.${cls} TIMEOUT 120)
     set_property(TEST integration.tables.${cls} APPEND PROPERTY

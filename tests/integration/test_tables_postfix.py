@@ -24,7 +24,11 @@ restrictions, Postfix's answer to a table lookup error there), nothing bounced o
 /healthz 503; all back when Redis is back. PostscreenTests: postscreen_access_list
 permit/reject/del; Redis down → postscreen skips the list (its own behaviour on a lookup
 error), nothing rejected. ParityTests: `postmap -q` through socketmap answers as the hash: and
-cidr: tables built from the same generated data. LdapTests: an ldap map as virtual_alias_maps,
+cidr: tables built from the same generated data. FormsTests: maps with forms=access /
+forms=virtual — a RECIP: domain entry refuses every recipient of the domain and its
+subdomains, a VALI:@domain catch-all, mixed-case HELO and client names matching lower-case
+parent-domain entries. FormsParityTests: smtpd replies alike through check_recipient_access
+hash: and a forms=access socketmap over generated data. LdapTests: an ldap map as virtual_alias_maps,
 parity with Postfix's ldap: table, slapd stopped → 451. CheckConfigTests: --check-config.
 
 Needs root, redis-server and redis-cli, slapd, postfix-ldap, POSTERN_IT_TABLES_BIN (set by
@@ -92,8 +96,8 @@ class TablesEnv:
                 args + list(extra_args))
             self.tables.start()
             self.sm = "socketmap:inet:127.0.0.1:%d" % self.tables.port
-            self.start_postfix([s.format(sm=self.sm, sink=self.env.sink_port) for s in sets],
-                               postscreen)
+            self.start_postfix([s.format(sm=self.sm, sink=self.env.sink_port, tmp=self.env.tmp)
+                                for s in sets], postscreen)
         except Exception:
             self.close(failed=True)
             raise
@@ -217,10 +221,12 @@ class TablesCase(harness.MarksEnvFailed, unittest.TestCase):
     SETS = SMTPD_SETS
     POSTSCREEN = False
     EXTRA_ARGS = ()
+    MAPS = MAPS
 
     @classmethod
     def setUpClass(cls):
-        cls.t = TablesEnv(cls.NAME, cls.SETS, cls.POSTSCREEN, extra_args=cls.EXTRA_ARGS)
+        cls.t = TablesEnv(cls.NAME, cls.SETS, cls.POSTSCREEN, maps=cls.MAPS,
+                          extra_args=cls.EXTRA_ARGS)
 
     @classmethod
     def tearDownClass(cls):
@@ -500,6 +506,173 @@ class LdapTests(harness.MarksEnvFailed, unittest.TestCase):
             time.sleep(0.3)
         self.assertEqual(code, 250, text)
         self.assertEqual(self.t.delivered_to(qid), ["bob@example.org"])
+
+
+FORMS_MAPS = [
+    "rev cidr forms=access",
+    "hlo redis forms=access",
+    "vdom redis",
+    "vali redis forms=virtual",
+    "recip redis forms=access",
+    "vbox redis",
+]
+
+
+class FormsTests(TablesCase):
+    """forms=access / forms=virtual: the seed's domain-wide RECIP: entry, a VALI:@domain
+    catch-all, parent domains and mixed-case HELO names work as with postfix-redis."""
+    NAME = "tables-forms"
+    MAPS = FORMS_MAPS
+    EXTRA_ARGS = ("--log-level", "debug")
+
+    def test_domain_entry_blocks_every_recipient_of_the_domain(self):
+        self.assert_code(self.t.rcpt("bob@example.net"), 250)
+        self.assertEqual(self.t.cli("set", "RECIP:example.net", "REJECT domain closed"), "OK")
+        try:
+            for rcpt in ("bob@example.net", "Carol@Example.NET", "dave@mx.sub.example.net"):
+                code, text, _ = self.t.rcpt(rcpt)
+                self.assertEqual(code, 554, "%s: %s" % (rcpt, text))
+                self.assertIn("domain closed", text)
+            # the full address wins over the domain, the domain over user@
+            self.assertEqual(self.t.cli("set", "RECIP:boss@example.net", "OK"), "OK")
+            self.assert_code(self.t.rcpt("boss@example.net"), 250)
+            self.assertEqual(self.t.cli("set", "RECIP:postmaster@", "OK"), "OK")
+            self.assert_code(self.t.rcpt("postmaster@example.net"), 554)
+            self.assertEqual(self.t.cli("del", "RECIP:example.net"), "1")
+            self.assertEqual(self.t.cli("set", "RECIP:abuse@", "REJECT no abuse desk"), "OK")
+            code, text, _ = self.t.rcpt("abuse@sub.example.net")
+            self.assertEqual(code, 554, text)
+            self.assertIn("no abuse desk", text)
+        finally:
+            self.t.cli("del", "RECIP:example.net", "RECIP:boss@example.net",
+                       "RECIP:postmaster@", "RECIP:abuse@")
+        self.assert_code(self.t.rcpt("bob@example.net"), 250)
+
+    def test_virtual_catch_all(self):
+        self.assertEqual(self.t.cli("set", "VDOM:example.com", "example.com"), "OK")
+        self.assertEqual(self.t.cli("set", "VALI:user1@example.com", "user1@example.com"), "OK")
+        self.assertEqual(self.t.cli("set", "VALI:user2@example.com", "user2@example.com"), "OK")
+        self.assert_code(self.t.rcpt("nobody@example.com"), 550)
+        self.assertEqual(self.t.cli("set", "VALI:@example.com", "user1@example.com"), "OK")
+        code, text, qid = self.t.rcpt("Nobody@Example.com", data=True)
+        self.assertEqual(code, 250, text)
+        self.assertEqual(self.t.delivered_to(qid), ["user1@example.com"])
+        code, text, qid = self.t.rcpt("user2@example.com", data=True)
+        self.assertEqual(code, 250, text)
+        self.assertEqual(self.t.delivered_to(qid), ["user2@example.com"],
+                         "an address entry wins over the catch-all")
+
+    def test_helo_case_and_parent_domains(self):
+        self.assert_code(self.t.rcpt("bob@example.net", helo="Mail.Spammer.BULK"), 250)
+        self.assertEqual(self.t.cli("set", "HLO:spammer.bulk", "reject"), "OK")
+        self.assert_code(self.t.rcpt("bob@example.net", helo="Mail.Spammer.BULK"), 554)
+        self.assert_code(self.t.rcpt("bob@example.net", helo="REJECTEDMESSAGE"), 504)
+        self.assertEqual(self.t.cli("set", "HLO:rejectedmessage", "permit"), "OK")
+        self.assert_code(self.t.rcpt("bob@example.net", helo="RejectedMessage"), 250)
+        # Postfix still asks the full name only; the forms are ours
+        asked = [e["key"] for e in self.t.tables.events("tables-lookup", map="hlo")]
+        self.assertIn("Mail.Spammer.BULK", asked)
+        self.assertNotIn("spammer.bulk", asked)
+
+    def test_client_name_parent_domain(self):
+        # check_client_access: a host-name entry covers the names below it; IPs stay CIDR
+        self.assert_code(self.t.rcpt("bob@example.net", client_ip="192.0.2.44", name=None), 450)
+        self.assertEqual(self.t.cli("set", "REV:192.0.2.0/24", "permit"), "OK")
+        self.assert_code(self.t.rcpt("bob@example.net", client_ip="192.0.2.44", name=None), 250)
+        self.assertEqual(self.t.cli("set", "REV:bad.example", "reject"), "OK")
+        self.assert_code(self.t.rcpt("bob@example.net", name="Host7.Dyn.Bad.Example"), 554)
+        self.assert_code(self.t.rcpt("bob@example.net", name="host7.good.example"), 250)
+
+
+class FormsParityTests(harness.MarksEnvFailed, unittest.TestCase):
+    """smtpd answers the same RCPTs alike with check_recipient_access on a hash: table and on
+    a forms=access socketmap holding the same generated entries (domains, parent domains,
+    user@domain, user@). postmap -q does not walk forms (it asks the key given), so parity is
+    checked through smtpd: the MAIL FROM address picks the restriction class (hash or
+    socketmap) and every RCPT's reply is compared."""
+
+    @classmethod
+    def setUpClass(cls):
+        sets = [
+            "smtpd_restriction_classes = via_hash, via_sm",
+            "via_hash = check_recipient_access hash:{tmp}/acc",
+            "via_sm = check_recipient_access {sm}:acc",
+            "smtpd_recipient_restrictions = check_sender_access texthash:{tmp}/senders",
+        ]
+        cls.t = TablesEnv("tables-fparity", sets, maps=["acc redis prefix=ACC: forms=access"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.close()
+
+    def failed_env(self):
+        return self.t.env
+
+    def replies(self, sender, rcpts):
+        s = self.t.env.connect(xclient={"ADDR": "203.0.113.9"}, helo="mail.client.example")
+        try:
+            code, msg = s.mail(sender)
+            self.assertEqual(code, 250, msg)
+            out = []
+            for rcpt in rcpts:
+                code, msg = s.rcpt(rcpt)
+                out.append((rcpt, code, msg.decode(errors="replace")))
+            return out
+        finally:
+            s.quit()
+
+    def test_smtpd_parity_hash_vs_socketmap_forms_access(self):
+        tmp = self.t.env.tmp
+        with open(os.path.join(tmp, "senders"), "w") as f:
+            f.write("hash@parity.test via_hash\nsm@parity.test via_sm\n")
+        rnd = random.Random(19)
+        values = ["REJECT listed", "550 5.7.1 go away", "DUNNO", "OK", "452 4.2.2 try later",
+                  "REJECT domain wide"]
+        locals_ = ["u%d" % i for i in range(12)]
+        doms = ["d%d.example.net" % i for i in range(15)]
+        subs = ["h%d.%s" % (rnd.randint(0, 3), d) for d in doms]
+        entries = {}
+        while len(entries) < 120:
+            kind = rnd.random()
+            if kind < 0.35:
+                key = rnd.choice(locals_) + "@" + rnd.choice(doms + subs)
+            elif kind < 0.75:
+                key = rnd.choice(doms + subs)
+            else:
+                key = rnd.choice(locals_) + "@"
+            entries[key] = rnd.choice(values)
+        with open(os.path.join(tmp, "acc"), "w") as f:
+            for k, v in entries.items():
+                f.write("%s %s\n" % (k, v))
+        subprocess.run(["/usr/sbin/postmap", "-c", os.path.join(self.t.env.pfdir, "etc"),
+                        "hash:" + os.path.join(tmp, "acc")], check=True)
+        self.t.pipe([("SET", "ACC:" + k, v) for k, v in entries.items()])
+        rcpts = set()
+        while len(rcpts) < 300:
+            local = rnd.choice(locals_ + ["x%d" % rnd.randint(0, 99)])
+            pick = rnd.random()
+            if pick < 0.4:
+                dom = rnd.choice(doms + subs)
+            elif pick < 0.9:  # below a listed domain: only the parent-domain walk finds it
+                dom = "m%d.%s" % (rnd.randint(0, 9), rnd.choice(doms + subs))
+            else:
+                dom = "other.example.net"
+            if rnd.random() < 0.2:
+                local, dom = local.upper(), dom.title()
+            rcpts.add(local + "@" + dom)
+        rcpts = sorted(rcpts)
+        want = self.replies("hash@parity.test", rcpts)
+        got = self.replies("sm@parity.test", rcpts)
+        self.assertEqual(got, want)
+        codes = {code for _, code, _ in want}
+        self.assertTrue({250, 452, 550, 554} <= codes, "the data exercises every reply: %s"
+                        % codes)
+        def walked(rcpt):
+            local, _, dom = rcpt.lower().rpartition("@")
+            return rcpt.lower() not in entries and dom not in entries and \
+                local + "@" not in entries
+        by_parent = [r for r, code, _ in want if code != 250 and walked(r)]
+        self.assertTrue(by_parent, "some RCPTs are refused through a parent-domain entry only")
 
 
 def run_postmap(confdir, table, keys):
