@@ -337,6 +337,32 @@ class FaultTests(TablesCase):
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def test_redis_frozen_gives_4xx_within_the_timeout(self):
+        """A slow backend (redis-server stopped with SIGSTOP: connections are still accepted,
+        nothing answers) → TEMP after --redis-timeout (0.5 s), never NOTFOUND."""
+        self.t.cli("set", "VDOM:example.com", "example.com")
+        self.t.cli("set", "VALI:user2@example.com", "user2@example.com")
+        before = self.t.env.sink_files()
+        self.t.redis.pause()
+        try:
+            started = time.monotonic()
+            code, text, _ = self.t.rcpt("user2@example.com")
+            elapsed = time.monotonic() - started
+            self.assertEqual(code, 451, "got %d %s, want 451" % (code, text))
+            self.assertRegex(text, r"^4\.3\.[05] ")
+            self.assertLess(elapsed, 4.0, "the frozen backend held the RCPT %.1f s" % elapsed)
+            self.assertEqual(self.t.env.sink_files(), before, "something was delivered")
+            self.assertNotIn("status=bounced", self.t.env.postfix_log())
+        finally:
+            self.t.redis.resume()
+        # another address: an smtpd process's resolve client keeps its last answer (here the
+        # failure for user2) for a repeated address, a Postfix cache and not ours
+        self.t.cli("set", "VALI:user3@example.com", "user3@example.com")
+        code, text, qid = self.t.rcpt("user3@example.com", data=True)
+        self.assertEqual(code, 250, "RCPT after SIGCONT: %s" % text)
+        self.t.delivered_to(qid)
+        self.assertEqual(len(self.t.tables.events("backend-up")), 1)
+
     def test_redis_stopped_gives_4xx_nothing_bounced(self):
         self.t.cli("set", "VDOM:example.com", "example.com")
         self.t.cli("set", "VALI:user1@example.com", "user1@example.com")
