@@ -891,6 +891,32 @@ class A16bitsysopTests(GatewayTest):
         e = self.assertRefused("a@example.net", "sales@example.org", code_class=4,
                                xclient=internet)
 
+    def test_postscreen_access_list(self):
+        """PSA:<ip> reject: postscreen (enforce) refuses the client; deleted, mail passes.
+        mynetworks leaves out 127.0.0.1 here (permit_mynetworks comes first in the list)."""
+        import redis_server
+        if "postern-tables" not in self.gw.bins:
+            self.skipTest("postern-tables not built")
+        if not shutil.which("redis-cli"):
+            self.skipTest("redis-cli not installed")
+        self.redis = redis_server.RedisServer(self.gw.base + 6)
+        self.redis.start()
+        self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                          "HOSTNAME": "mail.example.com", "POSTFIX_MYNETWORKS": "192.0.2.0/24",
+                          # postscreen's pregreet wait (6 s) for each client it has not seen
+                          "POSTFIX_POSTSCREEN_GREET_WAIT": "1s"})
+        for args in (("set", "VDOM:example.org", "example.org"),
+                     ("set", "VALI:user1@example.org", "user1@example.org"),
+                     ("set", "PSA:127.0.0.0/8", "permit"),
+                     ("set", "PSA:127.0.0.1", "reject")):     # more specific: wins
+            self.redis_cli(*args)
+        self.gw.start()
+        e = self.assertRefused("a@example.net", "user1@example.org")
+        self.assertEqual(e.code, 550, str(e))
+        self.assertIn("5.3.2", e.msg)
+        self.redis_cli("del", "PSA:127.0.0.1")
+        self.assertRelayed("a@example.net", "user1@example.org")
+
     def test_refusals(self):
         if "postern-tables" not in self.gw.bins:
             self.skipTest("postern-tables not built")
