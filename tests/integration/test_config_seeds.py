@@ -13,7 +13,8 @@ domains.
 
 Port block (POSTERN_IT_PORT_BASE): +0 smtpd, +1 sink, +2 postern-dkim, +3 its metrics,
 +4 postern-spf, +5 its metrics, +6 DNS (zone_server). MikenyeScanVerifyTests (no DKIM, SPF or
-DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd.
+DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd; MikenyeGreylistTests
++2/+3 to postern-greylist; A16bitsysopTests +2/+3 to postern-tables and +6 to redis-server.
 """
 
 import glob
