@@ -2,9 +2,11 @@
 # images' documented examples (test_config_seeds.py), and the image itself built and run under
 # a private dockerd (test_image_gateway.py; skips when dockerd cannot start here).
 # MikenyeScanVerifyTests: ENABLE_CLAMAV (postern-av, a generated EICAR database) and
-# ENABLE_LDAP_RECIPIENT_ACCESS (postern-rcpt against a real slapd).
-foreach(cls BokyTests MikenyeTests MikenyeScanVerifyTests Turgon37Tests ServercontainersTests
-            SafetyTests)
+# ENABLE_LDAP_RECIPIENT_ACCESS (postern-rcpt against a real slapd). MikenyeGreylistTests:
+# ENABLE_POSTGREY (postern-greylist, its LMDB store and mikenye's whitelist). A16bitsysopTests:
+# REDIS (postern-tables against a real redis-server, entries made with redis-cli).
+foreach(cls BokyTests MikenyeTests MikenyeScanVerifyTests MikenyeGreylistTests Turgon37Tests
+            ServercontainersTests A16bitsysopTests SafetyTests)
   postern_integration_test(NAME integration.config.${cls}
                            UNITTEST test_config_seeds.${cls} TIMEOUT 180)
   if(TARGET postern-av)
@@ -15,17 +17,27 @@ foreach(cls BokyTests MikenyeTests MikenyeScanVerifyTests Turgon37Tests Serverco
     set_property(TEST integration.config.${cls} APPEND PROPERTY ENVIRONMENT
                  POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>)
   endif()
+  foreach(d greylist tables)
+    string(TOUPPER ${d} D)
+    if(TARGET postern-${d})
+      set_property(TEST integration.config.${cls} APPEND PROPERTY ENVIRONMENT
+                   POSTERN_IT_${D}_BIN=$<TARGET_FILE:postern-${d}>)
+    endif()
+  endforeach()
 endforeach()
 
 # The image itself: built from this tree's daemons (BINARIES=prebuilt) under a private dockerd,
 # run with a read-only root; signing, s6 restarts, HEALTHCHECK, clean stop. A cold machine
 # (no cached base image or layers) spends ~5 min in debootstrap and apt; warm runs ~1 min.
-if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET postern-rcpt)
+if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET postern-rcpt
+   AND TARGET postern-greylist AND TARGET postern-tables)
   postern_integration_test(NAME integration.image.ImageTests
                            UNITTEST test_image_gateway.ImageTests TIMEOUT 900)
   set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
                POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>
-               POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>)
+               POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>
+               POSTERN_IT_GREYLIST_BIN=$<TARGET_FILE:postern-greylist>
+               POSTERN_IT_TABLES_BIN=$<TARGET_FILE:postern-tables>)
   if(POSTERN_SANITIZE)
     set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
                  POSTERN_IT_SANITIZE=1)

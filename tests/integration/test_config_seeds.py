@@ -13,13 +13,15 @@ domains.
 
 Port block (POSTERN_IT_PORT_BASE): +0 smtpd, +1 sink, +2 postern-dkim, +3 its metrics,
 +4 postern-spf, +5 its metrics, +6 DNS (zone_server). MikenyeScanVerifyTests (no DKIM, SPF or
-DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd.
+DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd; MikenyeGreylistTests
++2/+3 to postern-greylist; A16bitsysopTests +2/+3 to postern-tables and +6 to redis-server.
 """
 
 import glob
 import os
 import re
 import shutil
+import signal
 import smtplib
 import subprocess
 import tempfile
@@ -40,7 +42,9 @@ def daemon_bins():
     for var, prog in (("POSTERN_IT_DKIM_BIN", "postern-dkim"),
                       ("POSTERN_IT_SPF_BIN", "postern-spf"),
                       ("POSTERN_IT_AV_BIN", "postern-av"),
-                      ("POSTERN_IT_RCPT_BIN", "postern-rcpt")):
+                      ("POSTERN_IT_RCPT_BIN", "postern-rcpt"),
+                      ("POSTERN_IT_GREYLIST_BIN", "postern-greylist"),
+                      ("POSTERN_IT_TABLES_BIN", "postern-tables")):
         path = os.environ.get(var, "")
         if path and os.access(path, os.X_OK):
             out[prog] = path
@@ -210,7 +214,8 @@ class Gateway:
             import sys
             sys.stderr.write("\n===== generator output =====\n%s\n" % self.output)
             for name in ("pf/log/postfix.log", "postern-dkim.log", "postern-spf.log",
-                         "postern-av.log", "postern-rcpt.log"):
+                         "postern-av.log", "postern-rcpt.log", "postern-greylist.log",
+                         "postern-tables.log"):
                 sys.stderr.write("\n===== %s =====\n%s\n" % (name, self.log(name)[-8000:]))
         if os.environ.get("POSTERN_IT_KEEP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -710,6 +715,224 @@ class MikenyeScanVerifyTests(GatewayTest):
         self.assertNotIn("check_policy_service", self.gw.main_cf("postern_allowed_sender"))
 
 
+class MikenyeGreylistTests(GatewayTest):
+    """mikenye/postfix's mail_in with ENABLE_POSTGREY: postern-greylist (its LMDB store in the
+    state volume /var/lib/postern, mikenye's /etc/postgrey/postgrey_whitelist_clients.local)
+    through a real Postfix. The delay is POSTERN_GREYLIST_DELAY=1 (postgrey's 300 s would make a
+    slow test): the first attempt gets 450, the retry after the delay is relayed with
+    X-Greylist, a whitelisted client and mynetworks pass at once; SIGHUP (what
+    update_postgrey_whitelist sends through s6) rereads the whitelist."""
+
+    def setUp(self):
+        super().setUp()
+        b = self.gw.base
+        self.gw.ports = {"postern-greylist": (b + 2, b + 3)}
+
+    def conf(self):
+        with open(os.path.join(self.gw.rundir, "greylist", "greylist.conf")) as f:
+            return [tuple(l.split(" = ", 1)) for l in f.read().splitlines()
+                    if l and not l.startswith("#")]
+
+    def test_mail_in_greylists_first_attempt(self):
+        if "postern-greylist" not in self.gw.bins:
+            self.skipTest("postern-greylist not built")
+        wl = self.gw.write("/etc/postgrey/postgrey_whitelist_clients.local",
+                           "# mikenye's local whitelist\n198.51.100.7\n")
+        env = mikenye_placeholders({
+            "POSTMASTER_EMAIL": "postmaster@yourdomain.tld",
+            "POSTFIX_MYDOMAIN": "yourdomain.tld",
+            "POSTFIX_MYHOSTNAME": "mail.yourdomain.tld",
+            "POSTFIX_MYNETWORKS": "your.local.LAN.subnet/prefix",
+            "POSTFIX_RELAYHOST": "exchange.server.IP.addr",
+            "POSTFIX_RELAY_DOMAINS": "example.org,someotherdomain.tld",
+            "ENABLE_POSTGREY": "true",
+        })
+        env["POSTERN_GREYLIST_DELAY"] = "1"
+        self.gw.generate(env)
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        conf = self.conf()
+        store = self.gw.path("/var/lib/postern/greylist")
+        self.assertIn(("store", "lmdb:" + store), conf)
+        self.assertTrue(os.path.isdir(store))
+        self.assertIn(("whitelist-clients", wl), conf)
+        self.assertIn(("skip-networks", "127.0.0.0/8"), conf)
+        policy = self.gw.ports["postern-greylist"][0]
+        self.assertEqual(self.gw.main_cf("smtpd_recipient_restrictions"),
+                         "check_policy_service inet:127.0.0.1:%d, permit" % policy)
+        self.assertEqual(self.gw.main_cf("smtpd_relay_before_recipient_restrictions"), "yes")
+        self.gw.start()
+        internet = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+        e = self.assertRefused("a@example.net", "alice@example.org", code_class=4,
+                               xclient=internet)
+        self.assertEqual(e.code, 450, str(e))
+        self.assertIn("4.7.1", e.msg)
+        self.assertIn("Greylisted", e.msg)
+        # relaying elsewhere is refused before the greylist is asked (no triplet stored)
+        e = self.assertRefused("a@example.net", "user@example.net", xclient=internet)
+        self.assertIn("Relay access denied", e.msg)
+        # mynetworks and the whitelisted client pass at once
+        self.assertRelayed("app@example.com", "alice@example.org")
+        self.assertRelayed("a@example.net", "alice@example.org",
+                           xclient={"ADDR": "198.51.100.7", "NAME": "mx.example.net"})
+        time.sleep(2.2)
+        m = self.assertRelayed("a@example.net", "alice@example.org", xclient=internet)
+        self.assertIn(b"X-Greylist: delayed ", m.data)
+        # the store is in the state volume: the LMDB files are there
+        self.assertTrue(os.listdir(store), store)
+        # update_postgrey_whitelist: s6-svc -h, i.e. SIGHUP, rereads the file
+        other = {"ADDR": "192.0.2.99", "NAME": "mx2.example.net"}
+        self.assertRefused("b@example.net", "bob@example.org", code_class=4, xclient=other)
+        with open(wl, "a") as f:
+            f.write("192.0.2.99\n")
+        self.gw.procs[0].send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.gw.send("c@example.net", "bob@example.org", xclient=other)
+                break
+            except SmtpError as err:
+                if err.code != 450 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def test_store_directory_must_be_writable(self):
+        if "postern-greylist" not in self.gw.bins:
+            self.skipTest("postern-greylist not built")
+        self.gw.write("/var/lib/postern", "not a directory\n")
+        p = self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com",
+                              "ENABLE_GREYLIST": "true"}, check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("cannot make the greylist store directory", p.stdout)
+        self.assertIn("/var/lib/postern", p.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# a16bitsysop/postfix-redis
+
+
+class A16bitsysopTests(GatewayTest):
+    """a16bitsysop/postfix-redis: REDIS names the Redis server; the seed's keys (PSA:, REV:,
+    HLO:, VDOM:, VBOX:, VALI:, RECIP:) are postern-tables socketmap maps where the seed's
+    Postfix used redis: tables. A real redis-server, entries made with redis-cli as the seed
+    shows them, a real Postfix (postscreen on the listener, as in the seed); changes take
+    effect on the next lookup."""
+
+    def setUp(self):
+        super().setUp()
+        b = self.gw.base
+        self.gw.ports = {"postern-tables": (b + 2, b + 3)}
+        self.redis = None
+
+    def tearDown(self):
+        if self.redis:
+            self.redis.stop()
+        super().tearDown()
+
+    def redis_cli(self, *args):
+        return run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.redis.port)] + list(args))
+
+    def test_seed_redis_keys_take_effect(self):
+        import redis_server
+        if "postern-tables" not in self.gw.bins:
+            self.skipTest("postern-tables not built")
+        if not shutil.which("redis-cli"):
+            self.skipTest("redis-cli not installed")
+        self.redis = redis_server.RedisServer(self.gw.base + 6)
+        self.redis.start()
+        # the seed's docker run example: REDIS and HOSTNAME
+        self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                          "HOSTNAME": "mail.example.com"})
+        self.assertEqual(self.gw.services(), ["postfix", "postern-tables"])
+        with open(os.path.join(self.gw.rundir, "tables", "tables.conf")) as f:
+            conf = f.read()
+        self.assertIn("redis-url = redis://127.0.0.1:%d/0\n" % self.redis.port, conf)
+        sm = "socketmap:inet:127.0.0.1:%d:" % self.gw.ports["postern-tables"][0]
+        self.assertEqual(self.gw.main_cf("virtual_mailbox_domains"), sm + "vdom")
+        self.assertEqual(self.gw.main_cf("virtual_alias_maps"), sm + "vali")
+        self.assertEqual(self.gw.main_cf("postscreen_access_list"),
+                         "permit_mynetworks, %spsa" % sm)
+        self.assertEqual(self.gw.main_cf("smtpd_recipient_restrictions"),
+                         "check_client_access {0}rev, check_helo_access {0}hlo, "
+                         "check_recipient_access {0}recip, permit".format(sm))
+        for args in (("set", "VDOM:example.org", "example.org"),
+                     ("set", "VALI:user1@example.org", "user1@example.org"),
+                     ("set", "VALI:sales@example.org", "user1@example.org user2@example.org"),
+                     ("set", "HLO:mail.spammer.bulk", "reject")):
+            self.redis_cli(*args)
+        self.gw.start()
+        internet = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+        m = self.assertRelayed("a@example.net", "sales@example.org", xclient=internet)
+        with open(m.path, "rb") as f:
+            raw = f.read()
+        self.assertIn(b"user2@example.org", raw)          # VALI expanded the alias
+        e = self.assertRefused("a@example.net", "user2@example.org", xclient=internet)
+        self.assertEqual(e.code, 550, str(e))
+        self.assertIn("User unknown in virtual mailbox table", e.msg)
+        # a key set now is used for the next mail (no reload)
+        self.redis_cli("set", "VALI:user2@example.org", "user2@example.org")
+        self.assertRelayed("a@example.net", "user2@example.org", xclient=internet)
+        # HLO:mail.spammer.bulk reject, for the name and (forms=access) names below it
+        for helo in ("mail.spammer.bulk", "mx1.mail.spammer.bulk"):
+            e = self.assertRefused("a@example.net", "user1@example.org", xclient=internet,
+                                   helo=helo)
+            self.assertIn("Helo command rejected", e.msg)
+        # REV:<ip>, RECIP:<address>
+        self.redis_cli("set", "REV:203.0.113.9", "reject")
+        self.redis_cli("set", "RECIP:user1@example.org", "reject")
+        e = self.assertRefused("a@example.net", "user1@example.org",
+                               xclient={"ADDR": "198.51.100.3", "NAME": "mx.example.net"})
+        self.assertIn("Recipient address rejected", e.msg)
+        e = self.assertRefused("a@example.net", "sales@example.org", xclient=internet)
+        self.assertIn("Client host rejected", e.msg)
+        self.redis_cli("del", "REV:203.0.113.9")
+        self.assertRelayed("a@example.net", "sales@example.org", xclient=internet)
+        # Redis down: a temporary failure, never a 5xx
+        self.redis.stop()
+        self.redis = None
+        e = self.assertRefused("a@example.net", "sales@example.org", code_class=4,
+                               xclient=internet)
+
+    def test_postscreen_access_list(self):
+        """PSA:<ip> reject: postscreen (enforce) refuses the client; deleted, mail passes.
+        mynetworks leaves out 127.0.0.1 here (permit_mynetworks comes first in the list)."""
+        import redis_server
+        if "postern-tables" not in self.gw.bins:
+            self.skipTest("postern-tables not built")
+        if not shutil.which("redis-cli"):
+            self.skipTest("redis-cli not installed")
+        self.redis = redis_server.RedisServer(self.gw.base + 6)
+        self.redis.start()
+        self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                          "HOSTNAME": "mail.example.com", "POSTFIX_MYNETWORKS": "192.0.2.0/24",
+                          # postscreen's pregreet wait (6 s) for each client it has not seen
+                          "POSTFIX_POSTSCREEN_GREET_WAIT": "1s"})
+        for args in (("set", "VDOM:example.org", "example.org"),
+                     ("set", "VALI:user1@example.org", "user1@example.org"),
+                     ("set", "PSA:127.0.0.0/8", "permit"),
+                     ("set", "PSA:127.0.0.1", "reject")):     # more specific: wins
+            self.redis_cli(*args)
+        self.gw.start()
+        e = self.assertRefused("a@example.net", "user1@example.org")
+        self.assertEqual(e.code, 550, str(e))
+        self.assertIn("5.3.2", e.msg)
+        self.redis_cli("del", "PSA:127.0.0.1")
+        self.assertRelayed("a@example.net", "user1@example.org")
+
+    def test_refusals(self):
+        if "postern-tables" not in self.gw.bins:
+            self.skipTest("postern-tables not built")
+        for env, needle in (({"REDIS": "redis host"}, "REDIS='redis host': want a host name"),
+                            ({"REDIS": "redis:99999"}, "REDIS='redis:99999'"),
+                            ({"REDIS": "redis", "ENABLE_TABLES": "false"},
+                             "the Redis tables need postern-tables")):
+            p = self.gw.generate(env, check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(needle, p.stdout)
+        self.gw.generate({"REDIS": "redis://:pw@redis.example:6380/2"})
+        with open(os.path.join(self.gw.rundir, "tables", "tables.conf")) as f:
+            self.assertIn("redis-url = redis://:pw@redis.example:6380/2\n", f.read())
+
+
 # ---------------------------------------------------------------------------------------------
 # turgon37/smtp-relay
 
@@ -886,6 +1109,7 @@ class SafetyTests(GatewayTest):
                      "RELAY_MODE='OPEN': want one of STRICT")
         self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_SPF": "maybe"},
                      "ENABLE_SPF='maybe': want true or false")
+        self.gw.bins.pop("postern-greylist", None)    # not on PATH: as in an image without it
         self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "ENABLE_POSTGREY": "true"},
                      "ENABLE_POSTGREY=true: postern-greylist is not installed in this image")
         self.refused({"ALLOWED_SENDER_DOMAINS": "example.com", "MESSAGE_SIZE_LIMIT": "10M"},

@@ -83,7 +83,7 @@ class Image:
                                         "and debootstrap)" % prog)
         self.bins = {}
         for var in ("POSTERN_IT_DKIM_BIN", "POSTERN_IT_SPF_BIN", "POSTERN_IT_AV_BIN",
-                    "POSTERN_IT_RCPT_BIN"):
+                    "POSTERN_IT_RCPT_BIN", "POSTERN_IT_GREYLIST_BIN", "POSTERN_IT_TABLES_BIN"):
             if not os.environ.get(var):
                 raise unittest.SkipTest("%s not set (daemon not built)" % var)
             self.bins[var] = os.environ[var]
@@ -98,6 +98,7 @@ class Image:
         self.dockerd_started = False
         self.sink_started = False
         self.slapd = None
+        self.redis = None
         self.failed = False
         self.timings = {}
 
@@ -168,7 +169,8 @@ class Image:
         return docker("exec", self.name, *args, check=check)
 
     def pid_of(self, program):
-        out = self.exec("pgrep", "-x", program, check=False).stdout.split()
+        # the kernel's comm is 15 characters (postern-greylis)
+        out = self.exec("pgrep", "-x", program[:15], check=False).stdout.split()
         return int(out[0]) if out else None
 
     def logs(self):
@@ -186,20 +188,28 @@ class Image:
             run([harness.POSTFIX_INSTANCE, "sink-stop", self.pfdir], check=False)
         if self.slapd:
             self.slapd.stop()
+        if self.redis:
+            self.redis.stop()
         if os.environ.get("POSTERN_IT_KEEP") != "1":
             import shutil
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- mail -------------------------------------------------------------------------------
 
-    def smtp(self):
-        s = smtplib.SMTP("127.0.0.1", self.smtpd_port, local_hostname="app.example.com",
-                         timeout=30)
+    def smtp(self, helo="app.example.com", xclient=None):
+        s = smtplib.SMTP("127.0.0.1", self.smtpd_port, local_hostname=helo, timeout=30)
         s.ehlo()
+        if xclient:
+            code, msg = s.docmd("XCLIENT", " ".join("%s=%s" % kv for kv in xclient.items()))
+            if code != 220:
+                raise SmtpError("XCLIENT", code, msg.decode(errors="replace"))
+            s.ehlo_resp = None
+            s.ehlo()
         return s
 
-    def send(self, mail_from, rcpt, text="hello from the image test"):
-        s = self.smtp()
+    def send(self, mail_from, rcpt, text="hello from the image test", helo="app.example.com",
+             xclient=None):
+        s = self.smtp(helo, xclient)
         try:
             body = ("From: <%s>\r\nTo: <%s>\r\nSubject: image test\r\nMessage-ID: <%d@t>\r\n"
                     "\r\n%s\r\n" % (mail_from, rcpt, time.time_ns(), text))
@@ -232,10 +242,11 @@ class Image:
 
 class ImageTests(MarksEnvFailed, unittest.TestCase):
     """One image, one container (ALLOWED_SENDER_DOMAINS, DKIM keys mounted the boky way,
-    ENABLE_SPF, ENABLE_CLAMAV, ENABLE_RECIPIENT_VERIFY for the relay domain example.org):
-    signing and delivery, virus and recipient checks, s6 restarts, HEALTHCHECK, read-only
-    root, clean stop, no mail accepted while postern-av has no engine. Test names are ordered:
-    the stop comes last."""
+    ENABLE_SPF, ENABLE_CLAMAV, ENABLE_RECIPIENT_VERIFY for the relay domain example.org,
+    ENABLE_POSTGREY with the state volume and mikenye's /etc/postgrey, a16bitsysop's REDIS):
+    signing and delivery, virus and recipient checks, greylisting, Redis tables, s6 restarts,
+    HEALTHCHECK, read-only root, clean stop, no mail accepted while postern-av has no engine.
+    Test names are ordered: the stop comes last."""
 
     img = None
 
@@ -264,6 +275,17 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
             cls.img.slapd = LdapiSlapd(cls.img.tmp, os.path.join(ldapi, "slapd.sock"),
                                        user_ldif("alice", "alice@example.org"))
             cls.img.slapd.start()
+            import redis_server
+            b = cls.img.base
+            cls.img.redis = redis_server.RedisServer(b + 12)
+            cls.img.redis.start()
+            cls.img.state = os.path.join(cls.img.tmp, "state")
+            cls.img.postgrey = os.path.join(cls.img.tmp, "postgrey")
+            os.makedirs(cls.img.state)
+            os.makedirs(cls.img.postgrey)
+            with open(os.path.join(cls.img.postgrey, "postgrey_whitelist_clients.local"),
+                      "w") as f:
+                f.write("198.51.100.7\n")
             secrets = os.path.join(cls.img.tmp, "secrets")
             os.makedirs(secrets)
             with open(os.path.join(secrets, "ldap_pw"), "w") as f:
@@ -293,7 +315,21 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
                 "POSTFIX_LDAP_SEARCH_BASE": cls.img.slapd.suffix,
                 "POSTERN_RCPT_SOCKET": "inet:%d@127.0.0.1" % (b + 8),
                 "POSTERN_RCPT_METRICS_LISTEN": "127.0.0.1:%d" % (b + 9),
+                # mikenye's ENABLE_POSTGREY; a 1 s delay keeps the test short
+                "ENABLE_POSTGREY": "true",
+                "POSTERN_GREYLIST_DELAY": "1",
+                "POSTERN_GREYLIST_SOCKET": "inet:%d@127.0.0.1" % (b + 10),
+                "POSTERN_GREYLIST_METRICS_LISTEN": "127.0.0.1:%d" % (b + 11),
+                # a16bitsysop's REDIS: postern-tables with the seed's keys
+                "REDIS": "127.0.0.1:%d" % (b + 12),
+                "POSTERN_TABLES_SOCKET": "inet:%d@127.0.0.1" % (b + 13),
+                "POSTERN_TABLES_METRICS_LISTEN": "127.0.0.1:%d" % (b + 14),
+                # mail from "the internet" through XCLIENT; no DNS here, so SPF skips it
+                "POSTFIX_SMTPD_AUTHORIZED_XCLIENT_HOSTS": "127.0.0.0/8",
+                "POSTERN_SPF_SKIP_NETWORKS": "127.0.0.0/8 203.0.113.0/24 192.0.2.0/24",
             }, volumes=["%s:/etc/opendkim/keys:ro" % keys,
+                        "%s:/var/lib/postern" % cls.img.state,
+                        "%s:/etc/postgrey:ro" % cls.img.postgrey,
                         "%s:/etc/postfix/tables:ro" % cls.img.tables,
                         "%s:/var/lib/clamav" % cls.img.clamav,
                         "%s:/ldapi" % ldapi, "%s:/secrets:ro" % secrets])
@@ -342,6 +378,8 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
         self.assertRegex(ps, r"postern-spf\s+postern-spf")
         self.assertRegex(ps, r"postern-av\s+postern-av")
         self.assertRegex(ps, r"postern-rcpt\s+postern-rcpt")
+        self.assertRegex(ps, r"postern-greylist\s+postern-greylis")   # comm: 15 characters
+        self.assertRegex(ps, r"postern-tables\s+postern-tables")
         self.assertNotIn("freshclam", ps)
 
     def test_1b_viruses_and_unknown_recipients_are_refused(self):
@@ -362,8 +400,63 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
         self.assertEqual((cm.exception.stage, cm.exception.code), ("DATA", 550))
         self.assertIn("Virus found: Postern.Test.EICAR", cm.exception.msg)
 
+    def test_1c_greylisting_and_redis_tables(self):
+        # greylisting (ENABLE_POSTGREY): the first attempt from outside gets 450, the retry
+        # after the delay passes with X-Greylist; the store is in the state volume
+        internet = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@example.com", "alice@example.org", xclient=internet)
+        self.assertEqual((cm.exception.stage, cm.exception.code), ("RCPT", 450))
+        self.assertIn("Greylisted", cm.exception.msg)
+        time.sleep(2.2)
+        m = self.img.delivered(self.img.send("app@example.com", "alice@example.org",
+                                             xclient=internet))
+        self.assertIn(b"X-Greylist: delayed", m.data)
+        self.assertTrue(os.listdir(os.path.join(self.img.state, "greylist")))
+        # mikenye's whitelist: present at start, then a line added + update_postgrey_whitelist
+        self.img.delivered(self.img.send("app@example.com", "alice@example.org",
+                                         xclient={"ADDR": "198.51.100.7", "NAME": "a.example"}))
+        other = {"ADDR": "192.0.2.99", "NAME": "b.example"}
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@example.com", "alice@example.org", xclient=other)
+        self.assertEqual(cm.exception.code, 450)
+        with open(os.path.join(self.img.postgrey, "postgrey_whitelist_clients.local"),
+                  "a") as f:
+            f.write("192.0.2.99\n")
+        self.img.exec("update_postgrey_whitelist")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                qid = self.img.send("app@example.com", "alice@example.org", xclient=other)
+                break
+            except SmtpError as err:
+                if err.code != 450 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.assertNotIn(b"X-Greylist", self.img.delivered(qid).data)
+        # REDIS: the seed's redis-cli entries take effect on the next mail
+        port = str(self.img.redis.port)
+        cli = ["redis-cli", "-h", "127.0.0.1", "-p", port]
+        # (from the whitelisted client: not greylisted, not in mynetworks)
+        known = {"ADDR": "198.51.100.7", "NAME": "a.example"}
+        # (another address than the one tested below: smtpd keeps its last address resolution)
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@example.com", "info@example.info", xclient=known)
+        self.assertIn("Relay access denied", cm.exception.msg)   # example.info: not ours yet
+        run(cli + ["set", "VDOM:example.info", "example.info"])
+        run(cli + ["set", "VALI:sales@example.info", "bob@example.info"])
+        m = self.img.delivered(self.img.send("app@example.com", "sales@example.info",
+                                             xclient=known))
+        with open(m.path, "rb") as f:
+            self.assertIn(b"bob@example.info", f.read())
+        run(cli + ["set", "HLO:mail.spammer.bulk", "reject"])
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@example.com", "someone@example.net", helo="mail.spammer.bulk")
+        self.assertIn("Helo command rejected", cm.exception.msg)
+
     def test_2_killed_daemons_are_restarted(self):
-        for program in ("postern-dkim", "postern-spf", "postern-av", "postern-rcpt"):
+        for program in ("postern-dkim", "postern-spf", "postern-av", "postern-rcpt",
+                        "postern-greylist", "postern-tables"):
             before = self.img.pid_of(program)
             self.assertIsNotNone(before, program)
             self.img.exec("kill", "-KILL", str(before))
