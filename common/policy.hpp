@@ -107,6 +107,11 @@ struct PolicyServerConfig {
   /// (Addition) Connections open at once; one more is accepted and closed at once (Postfix
   /// then applies smtpd_policy_service_default_action, a 4xx by default).
   size_t max_connections = 500;
+  /// (Addition) Run the handler on the io thread, not on the workers (see
+  /// StreamServerConfig::inline_requests): only for a handler that never blocks (no DNS,
+  /// LDAP, Redis, no fsync). It cannot be preempted, so the deadline then only bounds queued
+  /// work: a run longer than request_deadline_seconds is answered with fault_action.
+  bool inline_handler = false;
 };
 
 /// (Addition) The server as an object, for tests and for daemons that stop it themselves.

@@ -95,6 +95,7 @@ StreamServerConfig stream_config(const PolicyServerConfig& config) {
   stream.on_listening = config.on_listening;
   stream.idle_timeout_seconds = config.idle_timeout_seconds;
   stream.max_connections = config.max_connections;
+  stream.inline_requests = config.inline_handler;
   return stream;
 }
 

@@ -285,6 +285,12 @@ void StreamConnection::dispatch(StreamRequest request) {
   auto slot = std::make_shared<Slot>(server_.io_);
   slot->log_value = request.log_value;
   slots_.push_back(slot);
+  if (server_.config_.inline_requests) {
+    // Inline: no timer to arm, nothing to hand off. Past the deadline, the fault answer.
+    Outcome outcome = run_request(server_.protocol_, request);
+    if (Clock::now() - slot->start >= server_.deadline_) return on_deadline(slot);
+    return on_outcome(slot, std::move(outcome));
+  }
   slot->deadline.expires_after(server_.deadline_);
   slot->deadline.async_wait([self = shared_from_this(), slot](const ErrorCode& ec) {
     if (!ec) self->on_deadline(slot);

@@ -142,7 +142,9 @@ void add_greylist_options(po::options_description& options) {
        "testing only: decide at the request's policy_test_time (as postgrey does) to replay "
        "traces")  //
       ("workers", po::value<size_t>()->default_value(4)->value_name("N"),
-       "threads deciding requests (8 when --skip-spf-pass: each waits on DNS)")  //
+       "threads deciding requests (8 when --skip-spf-pass: each waits on DNS); unused with "
+       "LMDB, --store-sync-interval > 0 and no --skip-spf-pass: requests are then decided on "
+       "the I/O thread and --request-deadline only turns a late answer into --fault-action")  //
       ("request-deadline", po::value<double>()->default_value(5)->value_name("SECONDS"),
        "past it a request gets --fault-action");
 }

@@ -59,6 +59,9 @@ std::optional<std::regex> slash_regex(const std::string& entry, const std::strin
   }
 }
 
+// The client_name Postfix sends when the client has no verified name (SMTPD_POLICY_README).
+constexpr std::string_view kUnknownName = "unknown";
+
 bool regex_search_safe(const std::regex& re, std::string_view text) {
   try {
     return std::regex_search(text.begin(), text.end(), re);
@@ -102,6 +105,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 void ClientWhitelist::add(std::string_view text, const std::string& source) {
   for_each_entry(text, source, [this](const std::string& entry, const std::string& where) {
     if (auto re = slash_regex(entry, where)) {
+      unknown_matches_ = unknown_matches_ || regex_search_safe(*re, kUnknownName);
       regexes_.push_back(std::move(*re));
       return;
     }
@@ -147,6 +151,7 @@ bool ClientWhitelist::matches_name(std::string_view client_name) const {
       return true;
     }
   }
+  if (client_name == kUnknownName) return unknown_matches_;
   for (const auto& re : regexes_) {
     if (regex_search_safe(re, client_name)) return true;
   }
@@ -154,14 +159,15 @@ bool ClientWhitelist::matches_name(std::string_view client_name) const {
 }
 
 bool ClientWhitelist::matches(std::string_view client_name, std::string_view client_address) const {
-  if (matches_name(client_name)) return true;
-  if (client_address.size() > max_input) return false;
-  auto address = IpAddress::parse(client_address);
-  if (!address) return false;
-  for (const auto& net : networks_) {
-    if (net.contains(*address)) return true;
+  // The address first: a CIDR test is cheaper than the name's regexes; either one matches.
+  if (client_address.size() <= max_input) {
+    if (auto address = IpAddress::parse(client_address)) {
+      for (const auto& net : networks_) {
+        if (net.contains(*address)) return true;
+      }
+    }
   }
-  return false;
+  return matches_name(client_name);
 }
 
 void RecipientWhitelist::add(std::string_view text, const std::string& source) {

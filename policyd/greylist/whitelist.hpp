@@ -39,6 +39,9 @@ class ClientWhitelist {
   std::vector<std::string> names_;  // lower-case
   std::vector<std::regex> regexes_;
   std::vector<Cidr> networks_;
+  // Whether a regex matches "unknown", the client_name Postfix sends for a client without a
+  // verified name (most of them): found once in add(), so such requests run no regex.
+  bool unknown_matches_ = false;
 };
 
 /// Recipients never greylisted.

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -375,6 +377,69 @@ TEST_F(PolicyServerTest, ThrowingHandlerAndBadActionGetFaultAction) {
   EXPECT_NE(text.find("postern_test_policy_actions_total{action=\"DUNNO\"} 1"), std::string::npos)
       << text;
   EXPECT_NE(text.find("postern_test_policy_seconds_count 3"), std::string::npos) << text;
+}
+
+// inline_handler: the handler runs on the thread that called run(), never on a worker;
+// answers, pipelining order, faults and metrics are as on the workers.
+TEST_F(PolicyServerTest, InlineHandlerRunsOnIoThreadInOrder) {
+  metrics::Registry registry;
+  PolicyServerConfig config = tcp_config();
+  config.inline_handler = true;
+  config.metrics = &registry;
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  PolicyServer server(config, [&](const PolicyRequest& request) {
+    {
+      std::lock_guard lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    }
+    return echo_handler(request);
+  });
+  std::thread::id io_thread;
+  std::thread runner([&] {
+    io_thread = std::this_thread::get_id();
+    server.run(false);
+  });
+  {
+    Client a = Client::tcp(server.port());
+    Client b = Client::tcp(server.port());
+    std::string all;
+    for (int i = 0; i < 20; ++i) all += request_for(std::to_string(i));
+    a.send(all);
+    b.send(request_for("throw") + request_for("newline") + request_for("b@example.com"));
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(a.answer(), "DUNNO " + std::to_string(i));
+    EXPECT_EQ(b.answer(), kFault);
+    EXPECT_EQ(b.answer(), kFault);
+    EXPECT_EQ(b.answer(), "DUNNO b@example.com");
+  }
+  server.stop();
+  runner.join();
+  ASSERT_EQ(threads.size(), 1U);
+  EXPECT_EQ(*threads.begin(), io_thread);
+  std::string text = registry.render();
+  EXPECT_NE(text.find("postern_test_policy_requests_total 23"), std::string::npos) << text;
+  EXPECT_NE(text.find("postern_test_policy_faults_total{kind=\"error\"} 2"), std::string::npos)
+      << text;
+}
+
+// An inline handler cannot be preempted: one that runs past the deadline still gets the fault
+// action (its result dropped), and the connection stays usable.
+TEST_F(PolicyServerTest, InlineHandlerPastDeadlineGetsFaultAction) {
+  metrics::Registry registry;
+  PolicyServerConfig config = unix_config();
+  config.inline_handler = true;
+  config.metrics = &registry;
+  RunningServer server(config, echo_handler);
+  Client client = Client::unix_socket(socket_path());
+  auto start = std::chrono::steady_clock::now();
+  client.send(request_for("slow"));
+  EXPECT_EQ(client.answer(), kFault);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(780));
+  client.send(request_for("after@example.com"));
+  EXPECT_EQ(client.answer(), "DUNNO after@example.com");
+  std::string text = registry.render();
+  EXPECT_NE(text.find("postern_test_policy_faults_total{kind=\"timeout\"} 1"), std::string::npos)
+      << text;
 }
 
 TEST_F(PolicyServerTest, OversizedRequestClosesWithoutAnswer) {

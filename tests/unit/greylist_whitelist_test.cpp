@@ -101,6 +101,23 @@ TEST(Whitelist, BadEntriesNameFileAndLine) {
   EXPECT_NO_THROW(w.add_file("/nonexistent/whitelist_clients.local"));  // optional, as postgrey
 }
 
+// "unknown" (Postfix's client_name without a verified name) runs no regex per request: the
+// answer found when the regexes were added must equal running them, in any order of adds.
+TEST(ClientWhitelist, UnknownNameSameAsRunningTheRegexes) {
+  ClientWhitelist none;
+  none.add("/^mail\\d+\\./\n/unknown\\.example$/\nexample.org\n", "test");
+  EXPECT_FALSE(none.matches("unknown", "192.0.2.1"));
+  EXPECT_FALSE(none.matches_name("unknown"));
+  EXPECT_TRUE(none.matches("mail1.example", "192.0.2.1"));
+  ClientWhitelist later;
+  later.add("/^mail\\d+\\./\n", "first");
+  EXPECT_FALSE(later.matches_name("unknown"));
+  later.add("/^UNK/\n", "second");  // case-insensitive, like every /regex/
+  EXPECT_TRUE(later.matches_name("unknown"));
+  EXPECT_TRUE(later.matches("unknown", "192.0.2.1"));
+  EXPECT_TRUE(later.matches_name("Unknown-host"));  // not "unknown": the regex runs
+}
+
 TEST(Whitelist, DebianPostgreyLists) {
   const char* clients = "/etc/postgrey/whitelist_clients";
   const char* recipients = "/etc/postgrey/whitelist_recipients";
