@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/socket_spec.hpp"
+#include "common/stream_server.hpp"
 
 namespace postern {
 
@@ -87,31 +88,20 @@ class PolicyRequestParser {
 /// one holding a line break counts as a fault (it would corrupt the protocol).
 using PolicyHandler = std::function<std::string(const PolicyRequest&)>;
 
-struct PolicyServerConfig {
+/// The policy server's settings: the stream server's (stream_server.hpp: socket, socket_mode,
+/// socket_owner, worker_threads — handlers may block on DNS, LDAP or Redis there —,
+/// request_deadline_seconds, metrics, on_listening, inline_requests) and the policy protocol's.
+/// Two defaults come from Postfix: idle_timeout_seconds 330, a little longer than Postfix's own
+/// smtpd_policy_service_max_idle (300 s); past max_connections (500) a connection is accepted
+/// and closed, and Postfix applies smtpd_policy_service_default_action (a 4xx by default).
+/// inline_requests is only for a handler that never blocks (no DNS, LDAP, Redis, no fsync): it
+/// cannot be preempted, so a run longer than the deadline is answered with fault_action.
+struct PolicyServerConfig : StreamServerConfig {
   std::string name;  // daemon name for logs and metric names ("spf" -> postern_spf_*)
-  SocketSpec socket;
-  unsigned socket_mode = 0660;           // unix sockets
-  std::string socket_owner;              // unix sockets: chown to this user before the drop
-  size_t worker_threads = 4;             // handlers run here (they may block on DNS/LDAP/Redis)
-  double request_deadline_seconds = 10;  // past it, answer fault_action and log
   /// Answer when the handler throws or misses the deadline: the daemon's documented fault
   /// behaviour, e.g. "DEFER_IF_PERMIT 4.3.0 Service temporarily unavailable" or "DUNNO".
   std::string fault_action = "DEFER_IF_PERMIT 4.3.0 Service temporarily unavailable";
   PolicyLimits limits;
-  metrics::Registry* metrics = nullptr;  // requests, actions, latency, faults (optional)
-  std::function<void()> on_listening;    // readiness, privilege drop
-  /// (Addition) A connection with no request in progress and nothing read or written for this
-  /// long is closed. Postfix closes its own idle policy connections after
-  /// smtpd_policy_service_max_idle (300 s), so the server side waits a little longer.
-  double idle_timeout_seconds = 330;
-  /// (Addition) Connections open at once; one more is accepted and closed at once (Postfix
-  /// then applies smtpd_policy_service_default_action, a 4xx by default).
-  size_t max_connections = 500;
-  /// (Addition) Run the handler on the io thread, not on the workers (see
-  /// StreamServerConfig::inline_requests): only for a handler that never blocks (no DNS,
-  /// LDAP, Redis, no fsync). It cannot be preempted, so the deadline then only bounds queued
-  /// work: a run longer than request_deadline_seconds is answered with fault_action.
-  bool inline_handler = false;
 };
 
 /// (Addition) The server as an object, for tests and for daemons that stop it themselves.

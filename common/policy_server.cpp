@@ -84,21 +84,6 @@ StreamProtocol policy_protocol(const PolicyServerConfig& config, PolicyHandler h
   return protocol;
 }
 
-StreamServerConfig stream_config(const PolicyServerConfig& config) {
-  StreamServerConfig stream;
-  stream.socket = config.socket;
-  stream.socket_mode = config.socket_mode;
-  stream.socket_owner = config.socket_owner;
-  stream.worker_threads = config.worker_threads;
-  stream.request_deadline_seconds = config.request_deadline_seconds;
-  stream.metrics = config.metrics;
-  stream.on_listening = config.on_listening;
-  stream.idle_timeout_seconds = config.idle_timeout_seconds;
-  stream.max_connections = config.max_connections;
-  stream.inline_requests = config.inline_handler;
-  return stream;
-}
-
 }  // namespace
 
 struct PolicyServer::Impl : StreamServer {
@@ -106,7 +91,7 @@ struct PolicyServer::Impl : StreamServer {
 };
 
 PolicyServer::PolicyServer(PolicyServerConfig config, PolicyHandler handler)
-    : impl_(std::make_unique<Impl>(stream_config(config),
+    : impl_(std::make_unique<Impl>(StreamServerConfig(config),
                                    policy_protocol(config, std::move(handler)))) {}
 
 PolicyServer::~PolicyServer() = default;

@@ -201,20 +201,6 @@ StreamProtocol socketmap_protocol(const SocketmapServerConfig& config, Socketmap
   return protocol;
 }
 
-StreamServerConfig stream_config(const SocketmapServerConfig& config) {
-  StreamServerConfig stream;
-  stream.socket = config.socket;
-  stream.socket_mode = config.socket_mode;
-  stream.socket_owner = config.socket_owner;
-  stream.worker_threads = config.worker_threads;
-  stream.request_deadline_seconds = config.request_deadline_seconds;
-  stream.metrics = config.metrics;
-  stream.on_listening = config.on_listening;
-  stream.idle_timeout_seconds = config.idle_timeout_seconds;
-  stream.max_connections = config.max_connections;
-  return stream;
-}
-
 }  // namespace
 
 struct SocketmapServer::Impl : StreamServer {
@@ -222,7 +208,7 @@ struct SocketmapServer::Impl : StreamServer {
 };
 
 SocketmapServer::SocketmapServer(SocketmapServerConfig config, SocketmapHandler handler)
-    : impl_(std::make_unique<Impl>(stream_config(config),
+    : impl_(std::make_unique<Impl>(StreamServerConfig(config),
                                    socketmap_protocol(config, std::move(handler)))) {}
 
 SocketmapServer::~SocketmapServer() = default;

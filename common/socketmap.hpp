@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "common/socket_spec.hpp"
+#include "common/stream_server.hpp"
 
 namespace postern {
 
@@ -97,18 +98,13 @@ const char* status_name(SocketmapReply::Status status);
 using SocketmapHandler =
     std::function<SocketmapReply(const std::string& name, const std::string& key)>;
 
-struct SocketmapServerConfig {
+/// The socketmap server's settings: the stream server's (stream_server.hpp; lookups may block
+/// on Redis or LDAP, so they run on the workers), a shorter deadline (5 s: past it "TEMP ..."
+/// and a log line), and the protocol's.
+struct SocketmapServerConfig : StreamServerConfig {
+  SocketmapServerConfig() { request_deadline_seconds = 5; }
   std::string name;  // daemon name for metric names ("tables" → postern_tables_socketmap_*)
-  SocketSpec socket;
-  unsigned socket_mode = 0660;
-  std::string socket_owner;
-  size_t worker_threads = 4;            // lookups may block on Redis or LDAP
-  double request_deadline_seconds = 5;  // past it: "TEMP ..." and a log line
   SocketmapLimits limits;
-  metrics::Registry* metrics = nullptr;
-  std::function<void()> on_listening;
-  double idle_timeout_seconds = 330;
-  size_t max_connections = 500;
 };
 
 /// The socketmap server on the shared stream server (stream_server.hpp): persistent

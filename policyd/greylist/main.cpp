@@ -151,8 +151,8 @@ int run(int argc, const char* const argv[]) {
   // writes wait at most one sweep batch): run the policy on the io thread, saving two thread
   // hand-offs per request. Redis (network), fsync per commit and the SPF check (DNS) stay on
   // the workers, where the deadline can answer for them.
-  server.inline_handler = config.store_kind == GreylistConfig::StoreKind::Lmdb &&
-                          config.lmdb.sync_interval_seconds > 0 && !config.skip_spf_pass;
+  server.inline_requests = config.store_kind == GreylistConfig::StoreKind::Lmdb &&
+                           config.lmdb.sync_interval_seconds > 0 && !config.skip_spf_pass;
   server.on_listening = [&common, &health] {
     drop_privileges(common.user);
     notify_ready(common.ready_fd);

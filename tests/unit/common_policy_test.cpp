@@ -379,12 +379,12 @@ TEST_F(PolicyServerTest, ThrowingHandlerAndBadActionGetFaultAction) {
   EXPECT_NE(text.find("postern_test_policy_seconds_count 3"), std::string::npos) << text;
 }
 
-// inline_handler: the handler runs on the thread that called run(), never on a worker;
+// inline_requests: the handler runs on the thread that called run(), never on a worker;
 // answers, pipelining order, faults and metrics are as on the workers.
 TEST_F(PolicyServerTest, InlineHandlerRunsOnIoThreadInOrder) {
   metrics::Registry registry;
   PolicyServerConfig config = tcp_config();
-  config.inline_handler = true;
+  config.inline_requests = true;
   config.metrics = &registry;
   std::mutex mutex;
   std::set<std::thread::id> threads;
@@ -427,7 +427,7 @@ TEST_F(PolicyServerTest, InlineHandlerRunsOnIoThreadInOrder) {
 TEST_F(PolicyServerTest, InlineHandlerPastDeadlineGetsFaultAction) {
   metrics::Registry registry;
   PolicyServerConfig config = unix_config();
-  config.inline_handler = true;
+  config.inline_requests = true;
   config.metrics = &registry;
   RunningServer server(config, echo_handler);
   Client client = Client::unix_socket(socket_path());
