@@ -392,13 +392,25 @@ class FaultTests(TablesCase):
             self.t.redis.start()
         # Redis is back (empty: a fresh server): entries added now take effect at once
         self.t.cli("set", "VDOM:example.com", "example.com")
-        self.t.cli("set", "VALI:user1@example.com", "user1@example.com")
-        deadline = time.monotonic() + 5
+        self.t.cli("set", "VALI:user4@example.com", "user4@example.com")
+        # wait for postern-tables to answer (postmap, not RCPTs: an smtpd process keeps its
+        # last resolve answer for a repeated address), then a new address through SMTP
+        conf = os.path.join(self.t.env.tmp, "postmap-recover-etc")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\n")
+        deadline = time.monotonic() + 10
         while True:
-            code, text, qid = self.t.rcpt("user1@example.com", data=True)
-            if code == 250 or time.monotonic() > deadline:
+            try:
+                got = run_postmap(conf, self.t.sm + ":vali", ["user4@example.com"])
+            except AssertionError:  # TEMP: postmap warns and fails
+                got = {}
+            if got.get("user4@example.com") == "user4@example.com":
                 break
+            if time.monotonic() > deadline:
+                self.fail("postern-tables answers no Redis lookup 10 s after Redis restarted")
             time.sleep(0.3)
+        code, text, qid = self.t.rcpt("user4@example.com", data=True)
         self.assertEqual(code, 250, text)
         self.t.delivered_to(qid)
         self.assertEqual(self.http_get("/healthz"), (200, "ok\n"))
@@ -471,7 +483,8 @@ class PostscreenTests(TablesCase):
 
 LDIF = (slapd_server.user_ldif("alice", "alice@example.org", ["sales@example.net"])
         + slapd_server.user_ldif("bob", "bob@example.org", ["sales@example.net", "b@example.net"])
-        + slapd_server.user_ldif("carol", "carol@example.org", ["c*(x)@example.net"]))
+        + slapd_server.user_ldif("carol", "carol@example.org", ["c*(x)@example.net"])
+        + slapd_server.user_ldif("dave", "dave@example.org", ["d@example.net"]))
 LDAP_MAPS = ["aliases ldap search_base=dc=example,dc=org "
              "query_filter=(proxyAddresses=smtp:%s) result_attribute=mail"]
 
@@ -524,14 +537,28 @@ class LdapTests(harness.MarksEnvFailed, unittest.TestCase):
             self.assertIn("4.3.0", text)
         finally:
             self.t.slapd.start()
-        deadline = time.monotonic() + 15  # the client's pool reconnects; slapd may be slow
+        # Wait for postern-tables itself to answer again (its pool reconnects; slapd may be
+        # slow), asking with postmap: an smtpd process's resolve client keeps its last answer
+        # for a repeated address, so a failed RCPT while waiting would stick in Postfix. Then
+        # through SMTP, with another address than the one that failed (b@) for that reason.
+        conf = os.path.join(self.t.env.tmp, "postmap-recover-etc")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\n")
+        deadline = time.monotonic() + 20
         while True:
-            code, text, qid = self.t.rcpt("b@example.net", data=True)
-            if code == 250 or time.monotonic() > deadline:
+            try:
+                got = run_postmap(conf, self.t.sm + ":aliases", ["d@example.net"])
+            except AssertionError:  # TEMP: postmap warns and fails
+                got = {}
+            if got.get("d@example.net") == "dave@example.org":
                 break
+            if time.monotonic() > deadline:
+                self.fail("postern-tables answers no ldap lookup 20 s after slapd restarted")
             time.sleep(0.3)
+        code, text, qid = self.t.rcpt("d@example.net", data=True)
         self.assertEqual(code, 250, text)
-        self.assertEqual(self.t.delivered_to(qid), ["bob@example.org"])
+        self.assertEqual(self.t.delivered_to(qid), ["dave@example.org"])
 
 
 FORMS_MAPS = [
