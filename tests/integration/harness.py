@@ -67,6 +67,12 @@ def port_base():
     return base
 
 
+def port_count():
+    """How many ports from port_base() this test may use: POSTERN_IT_PORT_COUNT (ctest sets it
+    from postern_integration_test's PORTS), else PORT_BLOCK."""
+    return int(os.environ.get("POSTERN_IT_PORT_COUNT", str(PORT_BLOCK)))
+
+
 def run(cmd, check=True, **kw):
     """Run a command, capture output as text; raise with output on failure."""
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

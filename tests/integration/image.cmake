@@ -32,7 +32,7 @@ endforeach()
 if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET postern-rcpt
    AND TARGET postern-greylist AND TARGET postern-tables)
   postern_integration_test(NAME integration.image.ImageTests
-                           UNITTEST test_image_gateway.ImageTests TIMEOUT 900)
+                           UNITTEST test_image_gateway.ImageTests TIMEOUT 900 PORTS 15)
   set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
                POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>
                POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>

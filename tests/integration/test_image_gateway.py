@@ -88,6 +88,9 @@ class Image:
                 raise unittest.SkipTest("%s not set (daemon not built)" % var)
             self.bins[var] = os.environ[var]
         self.base = harness.port_base()
+        if harness.port_count() < 15:  # base .. base + 14 (image.cmake: PORTS 15)
+            raise RuntimeError("the image test uses 15 ports from its base; POSTERN_IT_PORT_COUNT "
+                               "is %d" % harness.port_count())
         self.smtpd_port, self.sink_port = self.base, self.base + 1
         self.name = "postern-it-%d" % self.base
         self.tag = "postern:it-%d" % self.base

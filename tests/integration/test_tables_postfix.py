@@ -39,9 +39,11 @@ import ipaddress
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -646,17 +648,58 @@ class FormsParityTests(harness.MarksEnvFailed, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Both files exist before Postfix starts: an smtpd process opens its tables once, at
+        # start, and one that found them missing would answer "Server configuration error"
+        # for as long as it lives.
+        cls.data = tempfile.mkdtemp(prefix="postern-tables-fparity-data-")
+        with open(os.path.join(cls.data, "senders"), "w") as f:
+            f.write("hash@parity.test via_hash\nsm@parity.test via_sm\n")
+        with open(os.path.join(cls.data, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\n")
+        cls.entries, cls.rnd, cls.locals_, cls.doms, cls.subs = cls.generate()
+        with open(os.path.join(cls.data, "acc"), "w") as f:
+            for k, v in cls.entries.items():
+                f.write("%s %s\n" % (k, v))
+        subprocess.run(["/usr/sbin/postmap", "-c", cls.data,
+                        "hash:" + os.path.join(cls.data, "acc")], check=True)
         sets = [
             "smtpd_restriction_classes = via_hash, via_sm",
-            "via_hash = check_recipient_access hash:{tmp}/acc",
+            "via_hash = check_recipient_access hash:%s/acc" % cls.data,
             "via_sm = check_recipient_access {sm}:acc",
-            "smtpd_recipient_restrictions = check_sender_access texthash:{tmp}/senders",
+            "smtpd_recipient_restrictions = check_sender_access texthash:%s/senders" % cls.data,
         ]
-        cls.t = TablesEnv("tables-fparity", sets, maps=["acc redis prefix=ACC: forms=access"])
+        try:
+            cls.t = TablesEnv("tables-fparity", sets, maps=["acc redis prefix=ACC: forms=access"])
+        except Exception:
+            shutil.rmtree(cls.data, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
         cls.t.close()
+        shutil.rmtree(cls.data, ignore_errors=True)
+
+    @staticmethod
+    def generate():
+        """120 access entries (user@domain, domains and subdomains, user@) over a seeded
+        generator; returns them with the generator and the name pools for the RCPTs."""
+        rnd = random.Random(19)
+        values = ["REJECT listed", "550 5.7.1 go away", "DUNNO", "OK", "452 4.2.2 try later",
+                  "REJECT domain wide"]
+        locals_ = ["u%d" % i for i in range(12)]
+        doms = ["d%d.example.net" % i for i in range(15)]
+        subs = ["h%d.%s" % (rnd.randint(0, 3), d) for d in doms]
+        entries = {}
+        while len(entries) < 120:
+            kind = rnd.random()
+            if kind < 0.35:
+                key = rnd.choice(locals_) + "@" + rnd.choice(doms + subs)
+            elif kind < 0.75:
+                key = rnd.choice(doms + subs)
+            else:
+                key = rnd.choice(locals_) + "@"
+            entries[key] = rnd.choice(values)
+        return entries, rnd, locals_, doms, subs
 
     def failed_env(self):
         return self.t.env
@@ -675,30 +718,8 @@ class FormsParityTests(harness.MarksEnvFailed, unittest.TestCase):
             s.quit()
 
     def test_smtpd_parity_hash_vs_socketmap_forms_access(self):
-        tmp = self.t.env.tmp
-        with open(os.path.join(tmp, "senders"), "w") as f:
-            f.write("hash@parity.test via_hash\nsm@parity.test via_sm\n")
-        rnd = random.Random(19)
-        values = ["REJECT listed", "550 5.7.1 go away", "DUNNO", "OK", "452 4.2.2 try later",
-                  "REJECT domain wide"]
-        locals_ = ["u%d" % i for i in range(12)]
-        doms = ["d%d.example.net" % i for i in range(15)]
-        subs = ["h%d.%s" % (rnd.randint(0, 3), d) for d in doms]
-        entries = {}
-        while len(entries) < 120:
-            kind = rnd.random()
-            if kind < 0.35:
-                key = rnd.choice(locals_) + "@" + rnd.choice(doms + subs)
-            elif kind < 0.75:
-                key = rnd.choice(doms + subs)
-            else:
-                key = rnd.choice(locals_) + "@"
-            entries[key] = rnd.choice(values)
-        with open(os.path.join(tmp, "acc"), "w") as f:
-            for k, v in entries.items():
-                f.write("%s %s\n" % (k, v))
-        subprocess.run(["/usr/sbin/postmap", "-c", os.path.join(self.t.env.pfdir, "etc"),
-                        "hash:" + os.path.join(tmp, "acc")], check=True)
+        entries, rnd = self.entries, self.rnd
+        locals_, doms, subs = self.locals_, self.doms, self.subs
         self.t.pipe([("SET", "ACC:" + k, v) for k, v in entries.items()])
         rcpts = set()
         while len(rcpts) < 300:
