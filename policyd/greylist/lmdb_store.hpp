@@ -2,12 +2,17 @@
 // directory holding data.mdb), two databases ("triplets", "clients"), records of three
 // little-endian int64 (see store.hpp). Readers never block; LMDB serializes writers.
 // Crash safety: LMDB's copy-on-write B-tree never leaves a torn database after a process
-// crash. With sync_interval_seconds > 0 commits skip fsync (MDB_NOSYNC) and a background thread
-// flushes every interval, so a power loss can lose that much recent state (a few triplets
-// greylisted again); 0 makes every commit durable (fsync each, much slower).
-// Expiry: the same background thread deletes expired records in batches of at most
-// `sweep_batch` per write transaction, so a request waits at most one small batch.
-// Errors (cannot open, map full, I/O) throw StoreError with LMDB's message.
+// crash. With sync_interval_seconds > 0 commits skip fsync and write through the map
+// (MDB_NOSYNC | MDB_WRITEMAP) and a background thread flushes every interval, so an OS crash
+// or power loss can lose that much recent state (a few triplets greylisted again) and, as
+// LMDB documents for these modes, may leave the file damaged; 0 makes every commit durable
+// (fsync each, much slower). At open every record is read once: a damaged file
+// (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, or MDB_INVALID on a file with LMDB's magic) is renamed to
+// FILE.damaged-<unix time> and the store starts empty (logged as greylist-store-damaged), since
+// greylisting state is only a record of who retried. With MDB_WRITEMAP the file's size is the map
+// size (sparse: the disk holds only the pages in use). Expiry: the same background thread deletes
+// expired records in batches of at most `sweep_batch` per write transaction, so a request waits at
+// most one small batch. Errors (cannot open, map full, I/O) throw StoreError with LMDB's message.
 #pragma once
 
 #include <lmdb.h>
@@ -39,7 +44,9 @@ struct LmdbOptions {
 class LmdbStore : public Store {
  public:
   using Clock = std::function<int64_t()>;  // Unix seconds, for the sweep
-  /// Opens (creating) the environment; starts the sync/sweep thread. Throws StoreError.
+  /// Opens (creating) the environment, reads every record once (a damaged file is moved
+  /// aside, see above), starts the sync/sweep thread. Throws StoreError when it cannot open
+  /// (permissions, map size, LMDB version) or cannot move a damaged file aside.
   LmdbStore(LmdbOptions options, Clock clock);
   ~LmdbStore() override;
   LmdbStore(const LmdbStore&) = delete;
@@ -59,12 +66,19 @@ class LmdbStore : public Store {
   size_t used_bytes() const;
   /// Flushes to disk now (mdb_env_sync).
   void sync();
+  /// Where a damaged file found at open was moved ("" when none was).
+  const std::string& quarantined() const { return quarantined_; }
 
  private:
+  int open();  // (re)opens env_ and the databases, walks them: LMDB's rc
+  // Closes env_, renames the data file `data`, removes the lock file; returns the new name.
+  std::string quarantine(const std::string& data);
   void background();
 
   LmdbOptions options_;
   Clock clock_;
+  bool subdir_ = false;  // options_.path is a directory (data.mdb, lock.mdb inside)
+  std::string quarantined_;
   MdbEnv env_;
   MDB_dbi triplets_ = 0, clients_ = 0;
   std::mutex sweep_mutex_;  // one sweep at a time

@@ -204,9 +204,10 @@ class Bench:
 
     def store_figures(self, subj):
         """(store bytes, records or None, note) after the fill."""
-        if subj.name == "postern-lmdb":
-            path = os.path.join(self.tmp, "lmdb")
-            size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+        if subj.name.startswith("postern-lmdb"):
+            path = os.path.join(self.tmp, subj.name[len("postern-"):])
+            # allocated bytes: with MDB_WRITEMAP the file is as long as the map, but sparse
+            size = sum(os.stat(os.path.join(path, f)).st_blocks * 512 for f in os.listdir(path))
             records = None
             try:
                 out = subprocess.run(["mdb_stat", "-a", path], stdout=subprocess.PIPE,
@@ -234,6 +235,12 @@ class Bench:
                 self.tmp, self.binary, base, name="postern-lmdb",
                 args=["--store", "lmdb:" + os.path.join(self.tmp, "lmdb"),
                       "--store-map-size", "4096"] + wl))
+        if which == "lmdb-durable":  # a sync per commit, as postgrey's Berkeley DB does
+            os.makedirs(os.path.join(self.tmp, "lmdb-durable"), exist_ok=True)
+            return Subject("postern-lmdb-durable", PosternGreylist(
+                self.tmp, self.binary, base + 4, name="postern-lmdb-durable",
+                args=["--store", "lmdb:" + os.path.join(self.tmp, "lmdb-durable"),
+                      "--store-map-size", "4096", "--store-sync-interval", "0"] + wl))
         if which == "redis":
             redis = RedisServer(base + 2)
             return Subject("postern-redis", PosternGreylist(
@@ -314,7 +321,7 @@ class Bench:
                          m["rps"], m["p50_ms"], m["p99_ms"], m["worst_p99_ms"], cpu, rss,
                          store, per))
         pg = results.get("postgrey")
-        for name in ("postern-lmdb", "postern-redis"):
+        for name in ("postern-lmdb", "postern-lmdb-durable", "postern-redis"):
             if pg and name in results:
                 for phase in ("empty", "full"):
                     if phase in results[name] and phase in pg:
@@ -340,15 +347,16 @@ def main():
     ap.add_argument("--port-base", type=int,
                     default=int(os.environ.get("POSTERN_BENCH_PORT_BASE", "24100")))
     ap.add_argument("--only", default="lmdb,redis,postgrey")
-    ap.add_argument("--tmp-base", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
-                    help="where the stores live (default /dev/shm: no disk; postgrey commits "
+    ap.add_argument("--tmp-base", default="/var/tmp",
+                    help="where the stores live (default /var/tmp: a disk, as /var/lib/postgrey "
+                    "and /var/lib/postern are; /dev/shm takes the disk out; postgrey commits "
                     "every request with fsync, so on a disk it measures the disk)")
     ap.add_argument("--keep-tmp", action="store_true")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     args.only = [w for w in args.only.split(",") if w]
-    if set(args.only) - {"lmdb", "redis", "postgrey"}:
-        sys.exit("greylist_bench: --only takes lmdb, redis, postgrey")
+    if set(args.only) - {"lmdb", "lmdb-durable", "redis", "postgrey"}:
+        sys.exit("greylist_bench: --only takes lmdb, lmdb-durable, redis, postgrey")
     if os.geteuid() != 0 and "postgrey" in args.only:
         sys.exit("greylist_bench: needs root for postgrey (or --only lmdb,redis)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

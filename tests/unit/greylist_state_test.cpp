@@ -3,8 +3,11 @@
 // temp dir and Redis (a real redis-server on a unix socket). Also LMDB expiry sweeps.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/redis.hpp"
 #include "policyd/greylist/greylister.hpp"
@@ -232,6 +235,98 @@ TEST(LmdbStore, BadPathIsAStoreError) {
   LmdbOptions o;
   o.path = "/nonexistent/dir/g.mdb";
   EXPECT_THROW(LmdbStore(o, [] { return t0; }), StoreError);
+}
+
+// Writes `bytes` at `offset` of `path` (damage done by an OS crash, simulated).
+void overwrite(const std::filesystem::path& path, long offset, const std::string& bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fseek(f, offset, SEEK_SET), 0);
+  ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+  std::fclose(f);
+}
+
+// A store of `n` triplets at `o.path`, closed.
+void fill(const LmdbOptions& o, int n) {
+  LmdbStore store(o, [] { return t0; });
+  for (int i = 0; i < n; ++i) {
+    StoreUpdate u;
+    u.triplet = {"triplet-" + std::to_string(i), TripletRecord{t0, t0, t0 + day}};
+    store.save(u);
+  }
+}
+
+std::vector<std::filesystem::path> damaged_copies(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().find(".damaged-") != std::string::npos)
+      out.push_back(e.path());
+  }
+  return out;
+}
+
+TEST(LmdbStore, DamagedFileIsMovedAsideAndTheStoreStartsEmpty) {
+  struct Case {
+    const char* what;
+    long offset;  // bytes into the file
+    std::string bytes;
+  };
+  const std::vector<Case> cases = {
+      // both meta pages' flags cleared (magic intact): mdb_env_open says MDB_INVALID
+      {"meta pages", 10, std::string(2, '\0')},
+      // data pages overwritten (pages 2.. hold the B-trees): the walk at open fails
+      {"data pages", 2 * 4096, std::string(8 * 4096, '\xA5')},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    for (bool subdir : {false, true}) {
+      TempDir dir;
+      LmdbOptions o;
+      std::filesystem::path data = subdir ? dir.path / "data.mdb" : dir.path / "g.mdb";
+      o.path = subdir ? dir.path.string() : data.string();
+      o.map_size_bytes = 64 << 20;
+      o.sweep_interval_seconds = 0;
+      fill(o, 2000);
+      overwrite(data, c.offset, c.bytes);
+      if (std::string(c.what) == "meta pages") overwrite(data, 4096 + 10, std::string(2, '\0'));
+      LmdbStore store(o, [] { return t0; });
+      EXPECT_EQ(store.count(), 0u) << "a damaged store starts empty";
+      EXPECT_FALSE(store.quarantined().empty());
+      auto moved = damaged_copies(dir.path);
+      ASSERT_EQ(moved.size(), 1u) << "the damaged file is kept for a post-mortem";
+      EXPECT_EQ(moved[0].string(), store.quarantined());
+      StoreUpdate u;
+      u.triplet = {"after", TripletRecord{t0, t0, t0 + day}};
+      store.save(u);
+      EXPECT_TRUE(store.load("after", "", t0).triplet) << "the new store works";
+    }
+  }
+}
+
+TEST(LmdbStore, IntactFileIsKeptAndANonLmdbFileIsRefused) {
+  TempDir dir;
+  LmdbOptions o;
+  o.path = (dir.path / "g.mdb").string();
+  o.map_size_bytes = 64 << 20;
+  o.sweep_interval_seconds = 0;
+  fill(o, 500);
+  {
+    LmdbStore store(o, [] { return t0; });
+    EXPECT_EQ(store.count(), 500u);
+    EXPECT_TRUE(store.quarantined().empty());
+  }
+  // Not an LMDB file (no magic): never moved or overwritten, a StoreError instead.
+  std::filesystem::path other = dir.path / "notes.txt";
+  {
+    std::FILE* f = std::fopen(other.c_str(), "wb");
+    std::string text(3 * 4096, 'x');
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+  o.path = other.string();
+  EXPECT_THROW(LmdbStore(o, [] { return t0; }), StoreError);
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_TRUE(damaged_copies(dir.path).empty());
 }
 
 TEST(RedisStore, RecordsCarryTtlAndBadValuesAreIgnored) {
