@@ -90,7 +90,8 @@ using PolicyHandler = std::function<std::string(const PolicyRequest&)>;
 
 /// The policy server's settings: the stream server's (stream_server.hpp: socket, socket_mode,
 /// socket_owner, worker_threads — handlers may block on DNS, LDAP or Redis there —,
-/// request_deadline_seconds, metrics, on_listening, inline_requests) and the policy protocol's.
+/// request_deadline_seconds, metrics, on_listening, inline_requests, io_threads) and the policy
+/// protocol's.
 /// Two defaults come from Postfix: idle_timeout_seconds 330, a little longer than Postfix's own
 /// smtpd_policy_service_max_idle (300 s); past max_connections (500) a connection is accepted
 /// and closed, and Postfix applies smtpd_policy_service_default_action (a 4xx by default).

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <cctype>
 #include <cerrno>
@@ -24,11 +25,14 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/config_error.hpp"
 #include "common/log.hpp"
@@ -64,7 +68,7 @@ std::string event_name(const std::string& event, const char* what) {
   return event + "-" + what;
 }
 
-// The series of one server; nothing when config.metrics is null. Used on the io thread.
+// The series of one server; nothing when config.metrics is null. Used on the io threads.
 class StreamMetrics {
  public:
   StreamMetrics(metrics::Registry* registry, const StreamProtocol& protocol);
@@ -82,6 +86,7 @@ class StreamMetrics {
   metrics::Histogram* seconds_ = nullptr;
   metrics::Gauge* connections_ = nullptr;
   const StreamProtocol& protocol_;
+  std::mutex actions_mutex_;  // io threads answer at once
   std::map<std::string, metrics::Counter*> actions_;
 };
 
@@ -111,6 +116,7 @@ void StreamMetrics::answered(const std::string& action, double seconds) {
   if (!registry_) return;
   seconds_->observe(seconds);
   std::string label = protocol_.label ? protocol_.label(action) : "other";
+  std::lock_guard lock(actions_mutex_);
   auto it = actions_.find(label);
   if (it == actions_.end()) {
     metrics::Counter& counter =
@@ -154,7 +160,9 @@ Outcome run_request(const StreamProtocol& protocol, const StreamRequest& request
 
 class StreamConnection;
 
-// Everything the io thread owns; StreamServer::Impl is this.
+// Everything the io threads own; StreamServer::Impl is this. io_ (run() runs it) holds the
+// acceptor, the signals and the stop; connections live on connection_io_ round-robin, or on
+// io_ itself when config.io_threads is 1.
 struct ServerCore {
   ServerCore(StreamServerConfig config, StreamProtocol protocol);
   ServerCore(const ServerCore&) = delete;
@@ -162,7 +170,8 @@ struct ServerCore {
 
   void open_socket();
   void accept();
-  void on_accept(const ErrorCode& ec, Protocol::socket socket);
+  void on_accept(const ErrorCode& ec, Protocol::socket socket, asio::io_context& io);
+  asio::io_context& next_connection_io();
   void begin_stop();
   void forget(StreamConnection* connection);
 
@@ -176,25 +185,31 @@ struct ServerCore {
   asio::steady_timer retry_{io_};
   asio::steady_timer grace_{io_};
   std::optional<asio::signal_set> signals_;
+  std::vector<std::unique_ptr<asio::io_context>> connection_io_;  // io_threads > 1
+  size_t next_io_ = 0;
+  std::mutex connections_mutex_;  // connections_ is shared by the io threads
   std::map<StreamConnection*, std::weak_ptr<StreamConnection>> connections_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_ = false;
   asio::thread_pool workers_;  // last: joined first, while everything it posts to still exists
 };
 
 // One client connection: reads requests, dispatches them, writes answers in order.
 class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
  public:
-  StreamConnection(ServerCore& server, Protocol::socket socket)
+  // `io` runs the socket's completions: the connection lives on that one thread.
+  StreamConnection(ServerCore& server, asio::io_context& io, Protocol::socket socket)
       : server_(server),
+        io_(io),
         socket_(std::move(socket)),
         parser_(server.protocol_.make_parser()),
-        idle_(server.io_) {}
+        idle_(io) {}
   StreamConnection(const StreamConnection&) = delete;
   StreamConnection& operator=(const StreamConnection&) = delete;
 
   void start();
   void begin_close();  // server stopping: answer what is in progress, read nothing more
   void close();
+  asio::io_context& io() { return io_; }
 
  private:
   struct Slot {  // one request in progress, in arrival order
@@ -220,6 +235,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   void bad_request();
 
   ServerCore& server_;
+  asio::io_context& io_;
   Protocol::socket socket_;
   std::unique_ptr<StreamParser> parser_;
   asio::steady_timer idle_;
@@ -231,9 +247,8 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   bool reading_ = false, writing_ = false, closing_ = false, closed_ = false;
 };
 
+// On the connection's io thread; on_accept has registered it.
 void StreamConnection::start() {
-  server_.connections_.emplace(this, weak_from_this());
-  server_.metrics_.connections(1);
   arm_idle();
   read();
 }
@@ -282,7 +297,7 @@ void StreamConnection::bad_request() {
 
 void StreamConnection::dispatch(StreamRequest request) {
   server_.metrics_.request();
-  auto slot = std::make_shared<Slot>(server_.io_);
+  auto slot = std::make_shared<Slot>(io_);
   slot->log_value = request.log_value;
   slots_.push_back(slot);
   if (server_.config_.inline_requests) {
@@ -298,7 +313,7 @@ void StreamConnection::dispatch(StreamRequest request) {
   asio::post(server_.workers_, [self = shared_from_this(), slot, request = std::move(request)] {
     try {
       Outcome outcome = run_request(self->server_.protocol_, request);
-      asio::post(self->server_.io_, [self, slot, outcome = std::move(outcome)]() mutable {
+      asio::post(self->io_, [self, slot, outcome = std::move(outcome)]() mutable {
         self->on_outcome(slot, std::move(outcome));
       });
     } catch (...) {  // only std::bad_alloc: the deadline answers instead
@@ -421,6 +436,12 @@ ServerCore::ServerCore(StreamServerConfig config, StreamProtocol protocol)
       workers_(std::max<size_t>(config_.worker_threads, 1)) {
   if (!protocol_.make_parser || !protocol_.frame)
     throw ConfigError("stream server " + protocol_.event + ": protocol without parser or framing");
+  if (config_.io_threads == 0 || config_.io_threads > 64)
+    throw ConfigError("stream server " + protocol_.event + ": io threads must be 1..64");
+  if (config_.io_threads > 1) {
+    for (size_t i = 0; i < config_.io_threads; ++i)
+      connection_io_.push_back(std::make_unique<asio::io_context>(1));
+  }
 }
 
 namespace {
@@ -465,12 +486,21 @@ void ServerCore::open_socket() {
   if (config_.socket.family == SocketSpec::Family::Unix) prepare_unix_socket(config_);
 }
 
-void ServerCore::accept() {
-  acceptor_.async_accept(
-      [this](const ErrorCode& ec, Protocol::socket socket) { on_accept(ec, std::move(socket)); });
+asio::io_context& ServerCore::next_connection_io() {
+  if (connection_io_.empty()) return io_;
+  next_io_ = (next_io_ + 1) % connection_io_.size();
+  return *connection_io_[next_io_];
 }
 
-void ServerCore::on_accept(const ErrorCode& ec, Protocol::socket socket) {
+void ServerCore::accept() {
+  asio::io_context& io = next_connection_io();
+  asio::any_io_executor executor = io.get_executor();  // the accepted socket's
+  acceptor_.async_accept(executor, [this, &io](const ErrorCode& ec, Protocol::socket socket) {
+    on_accept(ec, std::move(socket), io);
+  });
+}
+
+void ServerCore::on_accept(const ErrorCode& ec, Protocol::socket socket, asio::io_context& io) {
   if (ec == asio::error::operation_aborted || stopping_) return;
   if (ec) {  // e.g. EMFILE: wait a little instead of spinning
     log::warning(event_name(protocol_.event, "accept")).kv("error", ec.message());
@@ -480,19 +510,29 @@ void ServerCore::on_accept(const ErrorCode& ec, Protocol::socket socket) {
     });
     return;
   }
+  std::unique_lock lock(connections_mutex_);
   if (connections_.size() < config_.max_connections) {
-    std::make_shared<StreamConnection>(*this, std::move(socket))->start();
+    auto connection = std::make_shared<StreamConnection>(*this, io, std::move(socket));
+    connections_.emplace(connection.get(), connection);
+    lock.unlock();
+    metrics_.connections(1);
+    asio::post(io, [connection] { connection->start(); });
   } else {
+    lock.unlock();
     log::warning(event_name(protocol_.event, "too-many-connections"))
         .kv("limit", config_.max_connections);
   }  // else: the socket closes as it goes out of scope
   accept();
 }
 
+// On io_.
 void ServerCore::begin_stop() {
   if (stopping_) return;
+  std::unique_lock lock(connections_mutex_);
   stopping_ = true;
-  log::info(event_name(protocol_.event, "stopping")).kv("connections", connections_.size());
+  auto open = connections_;
+  lock.unlock();
+  log::info(event_name(protocol_.event, "stopping")).kv("connections", open.size());
   ErrorCode ignored;
   acceptor_.close(ignored);
   retry_.cancel();
@@ -501,16 +541,21 @@ void ServerCore::begin_stop() {
   grace_.async_wait([this](const ErrorCode& ec) {
     if (!ec) io_.stop();  // connections still open (a client that does not read) are dropped
   });
-  auto open = connections_;  // begin_close() may forget() while we iterate
-  for (auto& [raw, weak] : open) {
-    if (auto connection = weak.lock()) connection->begin_close();
+  for (auto& [raw, weak] : open) {  // begin_close() may forget() while we iterate: a copy
+    if (auto connection = weak.lock()) {
+      asio::post(connection->io(), [connection] { connection->begin_close(); });
+    }
   }
-  if (connections_.empty()) grace_.cancel();
+  if (open.empty()) grace_.cancel();
 }
 
+// On the connection's io thread, from close().
 void ServerCore::forget(StreamConnection* connection) {
+  std::unique_lock lock(connections_mutex_);
   connections_.erase(connection);
-  if (stopping_ && connections_.empty()) grace_.cancel();
+  bool last = stopping_ && connections_.empty();
+  lock.unlock();
+  if (last) asio::post(io_, [this] { grace_.cancel(); });
 }
 
 struct StreamServer::Impl : ServerCore {
@@ -552,15 +597,29 @@ int StreamServer::run(bool stop_on_signals) {
       s.begin_stop();
     });
   }
-  s.accept();
-  for (;;) {
-    try {
-      s.io_.run();
-      break;
-    } catch (const std::exception& e) {  // a bug in a completion handler: log, serve on
-      log::error(event_name(s.protocol_.event, "internal-error")).kv("reason", e.what());
+  auto serve = [&s](asio::io_context& io) {
+    for (;;) {
+      try {
+        io.run();
+        break;
+      } catch (const std::exception& e) {  // a bug in a completion handler: log, serve on
+        log::error(event_name(s.protocol_.event, "internal-error")).kv("reason", e.what());
+      }
     }
+  };
+  using Guard = asio::executor_work_guard<asio::io_context::executor_type>;
+  std::vector<Guard> guards;
+  std::vector<std::thread> threads;
+  for (auto& io : s.connection_io_) {
+    guards.push_back(asio::make_work_guard(*io));
+    threads.emplace_back([&serve, &io] { serve(*io); });
   }
+  s.accept();
+  serve(s.io_);
+  // io_ returns when every connection has closed or the grace period is over: drop the rest.
+  for (auto& guard : guards) guard.reset();
+  for (auto& io : s.connection_io_) io->stop();
+  for (auto& thread : threads) thread.join();
   s.workers_.stop();
   s.workers_.join();
   log::info(event_name(s.protocol_.event, "stopped"));

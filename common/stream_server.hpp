@@ -78,11 +78,16 @@ struct StreamServerConfig {
   /// work — a request whose run took longer than the deadline is answered with the fault
   /// answer (log "<event>-timeout"), and it delays every other connection while it runs.
   bool inline_requests = false;
+  /// (Addition) Threads that serve connections, each connection on one of them (round-robin
+  /// at accept): with inline_requests, more than one lets handlers use more than one core
+  /// (they must then be thread-safe, as worker handlers are). 1..64.
+  size_t io_threads = 1;
 };
 
-/// The server. Threads: one io thread (the caller of run()) owns every socket and timer;
-/// requests run on config.worker_threads workers. Per request: its answer, or the fault
-/// answer (log "<event>-error") when it throws or its answer fails check_answer, or (log
+/// The server. Threads: the caller of run() owns the listening socket; connections are served
+/// by config.io_threads io threads (with 1, the caller of run() serves them too); requests run
+/// on config.worker_threads workers, or inline on the io threads. Per request: its answer, or the
+/// fault answer (log "<event>-error") when it throws or its answer fails check_answer, or (log
 /// "<event>-timeout") when it has not returned within the request deadline (its late result
 /// is dropped). Answers on one connection go out in request order. A malformed or oversized
 /// request logs "<event>-bad-request" and closes the connection without an answer.

@@ -145,6 +145,9 @@ void add_greylist_options(po::options_description& options) {
        "threads deciding requests (8 when --skip-spf-pass: each waits on DNS); unused with "
        "LMDB, --store-sync-interval > 0 and no --skip-spf-pass: requests are then decided on "
        "the I/O thread and --request-deadline only turns a late answer into --fault-action")  //
+      ("io-threads", po::value<size_t>()->default_value(0)->value_name("N"),
+       "threads serving connections (each connection on one of them); 0: one per core, at "
+       "most 4, when requests are decided on them (see --workers), else 1")  //
       ("request-deadline", po::value<double>()->default_value(5)->value_name("SECONDS"),
        "past it a request gets --fault-action");
 }
@@ -254,6 +257,8 @@ GreylistConfig build_greylist_config(const DaemonOptions& options) {
   }
   if (c.skip_spf_pass && v["workers"].defaulted()) c.worker_threads = 8;  // as postern-spf
   c.redis_options.pool_size = c.worker_threads;
+  c.io_threads = v["io-threads"].as<size_t>();
+  if (c.io_threads > 64) throw ConfigError(options.where("io-threads") + ": must be 0..64");
   c.request_deadline_seconds = v["request-deadline"].as<double>();
   positive("request-deadline", c.request_deadline_seconds);
 

@@ -34,6 +34,7 @@ struct GreylistConfig {
   spf::EvaluatorLimits spf_limits;   // check_seconds from --spf-check-timeout
   spf::ResultCacheConfig spf_cache;  // --spf-cache-ttl, --spf-cache-size
   size_t worker_threads = 4;         // 8 by default with --skip-spf-pass (workers wait on DNS)
+  size_t io_threads = 0;             // --io-threads; 0: automatic (see main.cpp)
   double request_deadline_seconds = 5;
 };
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -153,6 +154,12 @@ int run(int argc, const char* const argv[]) {
   // the workers, where the deadline can answer for them.
   server.inline_requests = config.store_kind == GreylistConfig::StoreKind::Lmdb &&
                            config.lmdb.sync_interval_seconds > 0 && !config.skip_spf_pass;
+  // Inline, the io threads do the work: one per core (at most 4) lets requests use them all.
+  server.io_threads = config.io_threads;
+  if (server.io_threads == 0) {
+    server.io_threads =
+        server.inline_requests ? std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4) : 1;
+  }
   server.on_listening = [&common, &health] {
     drop_privileges(common.user);
     notify_ready(common.ready_fd);

@@ -442,6 +442,82 @@ TEST_F(PolicyServerTest, InlineHandlerPastDeadlineGetsFaultAction) {
       << text;
 }
 
+// io_threads > 1: connections are spread over the io threads round-robin (none on the thread
+// that called run()); each connection's answers stay in order; metrics add up across threads.
+TEST_F(PolicyServerTest, InlineHandlerOnSeveralIoThreads) {
+  metrics::Registry registry;
+  PolicyServerConfig config = tcp_config();
+  config.inline_requests = true;
+  config.io_threads = 3;
+  config.metrics = &registry;
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  PolicyServer server(config, [&](const PolicyRequest& request) {
+    {
+      std::lock_guard lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    }
+    return echo_handler(request);
+  });
+  std::thread::id run_thread;
+  std::thread runner([&] {
+    run_thread = std::this_thread::get_id();
+    server.run(false);
+  });
+  {
+    std::vector<Client> clients;
+    for (int c = 0; c < 6; ++c) clients.push_back(Client::tcp(server.port()));
+    for (int c = 0; c < 6; ++c) {
+      std::string all;
+      for (int i = 0; i < 20; ++i) all += request_for(std::to_string(c) + "." + std::to_string(i));
+      clients[c].send(all);
+    }
+    for (int c = 0; c < 6; ++c) {
+      for (int i = 0; i < 20; ++i) {
+        EXPECT_EQ(clients[c].answer(), "DUNNO " + std::to_string(c) + "." + std::to_string(i));
+      }
+    }
+  }
+  server.stop();
+  runner.join();
+  EXPECT_EQ(threads.size(), 3U) << "six connections round-robin over three io threads";
+  EXPECT_EQ(threads.count(run_thread), 0U);
+  std::string text = registry.render();
+  EXPECT_NE(text.find("postern_test_policy_requests_total 120"), std::string::npos) << text;
+  EXPECT_NE(text.find("postern_test_policy_connections 0"), std::string::npos) << text;
+}
+
+// Stopping with several io threads: requests in progress on any of them are answered, then
+// every connection is closed and run() returns.
+TEST_F(PolicyServerTest, StopWithSeveralIoThreadsAnswersRequestsInProgress) {
+  PolicyServerConfig config = unix_config();
+  config.request_deadline_seconds = 5;
+  config.io_threads = 2;
+  config.max_connections = 3;
+  auto server = std::make_unique<RunningServer>(config, [](const PolicyRequest& request) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return "DUNNO late " + std::string(request.get("recipient"));
+  });
+  std::vector<Client> clients;
+  for (int c = 0; c < 3; ++c) clients.push_back(Client::unix_socket(socket_path()));
+  Client refused = Client::unix_socket(socket_path());
+  EXPECT_EQ(refused.answer(), "EOF") << "max_connections counts across io threads";
+  for (int c = 0; c < 3; ++c) clients[c].send(request_for(std::to_string(c)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto stopping = std::async(std::launch::async, [&server] { server->stop(); });
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_EQ(clients[c].answer(), "DUNNO late " + std::to_string(c));
+    EXPECT_EQ(clients[c].answer(), "EOF");
+  }
+  stopping.get();
+}
+
+TEST_F(PolicyServerTest, ZeroIoThreadsIsConfigError) {
+  PolicyServerConfig config = unix_config();
+  config.io_threads = 0;
+  EXPECT_THROW(PolicyServer(config, echo_handler), ConfigError);
+}
+
 TEST_F(PolicyServerTest, OversizedRequestClosesWithoutAnswer) {
   PolicyServerConfig config = tcp_config();
   config.limits.max_request_bytes = 1024;
