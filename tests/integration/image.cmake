@@ -32,7 +32,7 @@ endforeach()
 if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET postern-rcpt
    AND TARGET postern-greylist AND TARGET postern-tables)
   postern_integration_test(NAME integration.image.ImageTests
-                           UNITTEST test_image_gateway.ImageTests TIMEOUT 900 PORTS 15)
+                           UNITTEST test_image_gateway.ImageTests TIMEOUT 900 PORTS 18)
   set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
                POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>
                POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>
@@ -42,4 +42,24 @@ if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET p
     set_property(TEST integration.image.ImageTests APPEND PROPERTY ENVIRONMENT
                  POSTERN_IT_SANITIZE=1)
   endif()
+endif()
+
+# The compose recipes (deploy/compose/) under docker-compose against the same private dockerd
+# and image cache: outbound-relay and dropin-daemons brought up, exchange-gateway validated.
+# Both image tests start and stop the dockerd in the one cache directory: never at the same
+# time (RESOURCE_LOCK).
+if(TEST integration.image.ImageTests)
+  postern_integration_test(NAME integration.image.ComposeTests
+                           UNITTEST test_image_compose.ComposeTests TIMEOUT 600 PORTS 8)
+  set_property(TEST integration.image.ComposeTests APPEND PROPERTY ENVIRONMENT
+               POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>
+               POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>
+               POSTERN_IT_GREYLIST_BIN=$<TARGET_FILE:postern-greylist>
+               POSTERN_IT_TABLES_BIN=$<TARGET_FILE:postern-tables>)
+  if(POSTERN_SANITIZE)
+    set_property(TEST integration.image.ComposeTests APPEND PROPERTY ENVIRONMENT
+                 POSTERN_IT_SANITIZE=1)
+  endif()
+  set_tests_properties(integration.image.ImageTests integration.image.ComposeTests
+                       PROPERTIES RESOURCE_LOCK postern-image-dockerd)
 endif()
