@@ -50,7 +50,7 @@ endif()
 # time (RESOURCE_LOCK).
 if(TEST integration.image.ImageTests)
   postern_integration_test(NAME integration.image.ComposeTests
-                           UNITTEST test_image_compose.ComposeTests TIMEOUT 600 PORTS 8)
+                           UNITTEST test_image_compose.ComposeTests TIMEOUT 600 PORTS 12)
   set_property(TEST integration.image.ComposeTests APPEND PROPERTY ENVIRONMENT
                POSTERN_IT_AV_BIN=$<TARGET_FILE:postern-av>
                POSTERN_IT_RCPT_BIN=$<TARGET_FILE:postern-rcpt>

@@ -13,7 +13,10 @@ to a ports list and cannot replace an entry). `docker-compose down -v` in cleanu
 
 Port block: +0 outbound-relay's 587 published on 127.0.0.1, +1 the sink on the bridge address,
 +2 dropin postern-dkim (milter), +3 its metrics, +4 dropin postern-spf (policy), +5 its
-metrics, +6 the host Postfix's smtpd for the drop-in daemons, +7 its sink.
+metrics, +6 the host Postfix's smtpd for the drop-in daemons, +7 its sink; exchange-gateway:
++8 mail_out's 25 and +9 mail_in's 25 published on 127.0.0.1, +10 "Exchange" and +11 "the
+Internet" (sinks on the bridge address). mail_in's recipient verification asks a slapd on
+the host through a unix socket (ldapi://) mounted into the container.
 """
 
 import os
@@ -28,7 +31,8 @@ import urllib.request
 
 import harness
 from harness import MarksEnvFailed, SmtpError, run
-from test_image_gateway import CACHE, DOCKER, Image, docker
+from slapd_server import READER_DN, SUFFIX, user_ldif
+from test_image_gateway import CACHE, Image, LdapiSlapd, docker
 
 COMPOSE = "/usr/bin/docker-compose"
 RECIPES = os.path.join(harness.REPO, "deploy", "compose")
@@ -111,13 +115,15 @@ class Project:
         if dump:
             import sys
             sys.stderr.write("\n===== %s logs =====\n%s\n" % (self.name, self.logs()[-12000:]))
+        t0 = time.monotonic()
         self.compose("down", "-v", "--remove-orphans", "-t", "20", check=False)
+        self.img.timings[self.name + "-down"] = time.monotonic() - t0
 
 
 class ComposeTests(MarksEnvFailed, unittest.TestCase):
-    """outbound-relay and dropin-daemons brought up as a user would; exchange-gateway (AD,
-    certificates, DNSBLs, ClamAV updates: nothing a test here has) is validated by
-    docker-compose only."""
+    """The three recipes brought up as a user would, with what they mount made here
+    (exchange-gateway: certificates, a KeyTable, a ClamAV database with EICAR signatures
+    instead of freshclam, a slapd instead of Active Directory)."""
 
     img = None
 
@@ -126,7 +132,7 @@ class ComposeTests(MarksEnvFailed, unittest.TestCase):
         if not os.access(COMPOSE, os.X_OK):
             raise unittest.SkipTest("%s missing (deploy/install-deps installs docker-compose)"
                                     % COMPOSE)
-        cls.img = Image(ports=8)
+        cls.img = Image(ports=12)
         try:
             cls.img.start_dockerd()
             cls.img.build()
@@ -147,7 +153,8 @@ class ComposeTests(MarksEnvFailed, unittest.TestCase):
 
     def project(self, recipe, override, env=None):
         p = Project(self.img, recipe, override, env)
-        self.addCleanup(lambda: p.down(dump=self.img.failed))
+        self.addCleanup(lambda: p.down(dump=self.img.failed or
+                                       os.environ.get("POSTERN_IT_VERBOSE") == "1"))
         return p
 
     def test_0_every_recipe_is_valid_compose(self):
@@ -317,6 +324,114 @@ services:
         m = harness.Delivered(os.path.join(sink, os.listdir(sink)[0]))
         self.assertEqual(harness.dkimpy_verify_all(m.data, keyring(txt)),
                          [("example.com", "mail", True)])
+
+    def test_3_exchange_gateway_in_and_out(self):
+        if not self.img.bridge:
+            self.skipTest(self.img.bridge_why)
+        b, bridge = self.img.base, self.img.bridge
+        local = bridge.rsplit(".", 2)[0] + ".0.0/16"     # the sandbox's networks: "the LAN"
+        exchange = os.path.join(self.img.tmp, "exchange-sink")
+        internet = os.path.join(self.img.tmp, "internet-sink")
+        self.img.start_bridge_sink(b + 10, exchange)
+        self.img.start_bridge_sink(b + 11, internet)
+        health = """\
+    healthcheck:
+      interval: 1s
+      timeout: 5s
+      retries: 2
+      start_period: 2s
+"""
+        p = self.project("exchange-gateway", """\
+services:
+  mail_out:
+    image: %(tag)s
+    environment:
+      POSTFIX_MYNETWORKS: "192.168.10.0/24 %(local)s"
+      OPENDKIM_INTERNALHOSTS: "192.168.10.0/24 %(local)s"
+      POSTFIX_RELAYHOST: "[%(bridge)s]:%(internet)d"
+      ENABLE_FRESHCLAM: "false"
+    volumes:
+      - ./certs:/etc/postfix/certs:ro
+      - ./dkim:/etc/mail/dkim:ro
+      - ./clamav:/var/lib/clamav
+%(health)s
+  mail_in:
+    image: %(tag)s
+    environment:
+      POSTFIX_RELAYHOST: "[%(bridge)s]:%(exchange)d"
+      POSTFIX_LDAP_SERVERS: "ldapi://%%2Fldapi%%2Fslapd.sock"
+      POSTFIX_LDAP_BIND_DN: "%(bind_dn)s"
+      POSTFIX_LDAP_SEARCH_BASE: "%(base)s"
+      ENABLE_FRESHCLAM: "false"
+      # the test speaks for Internet clients through XCLIENT; no DNS here, so no SPF for them
+      POSTFIX_SMTPD_AUTHORIZED_XCLIENT_HOSTS: "%(local)s"
+      POSTERN_SPF_SKIP_NETWORKS: "127.0.0.0/8 203.0.113.0/24"
+    volumes:
+      - ./certs:/etc/postfix/certs:ro
+      - ./clamav:/var/lib/clamav
+      - ./ldapi:/ldapi
+%(health)s""" % {"tag": self.img.tag, "local": local, "bridge": bridge,
+                 "internet": b + 11, "exchange": b + 10, "health": health,
+                 "bind_dn": READER_DN, "base": SUFFIX},
+            env={"POSTERN_PUBLISH_OUT_25": "127.0.0.1:%d" % (b + 8),
+                 "POSTERN_PUBLISH_IN_25": "127.0.0.1:%d" % (b + 9)})
+        # what the recipe mounts: certificates, mikenye's KeyTable/SigningTable, the bind
+        # password file (a compose secret), ClamAV signatures
+        certs = os.path.join(p.dir, "certs")
+        os.makedirs(certs)
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=mail.example.com", "-keyout", os.path.join(certs, "privkey.pem"),
+             "-out", os.path.join(certs, "fullchain.pem")])
+        txt = genkeys(os.path.join(p.dir, "dkim"), ["example.com"])
+        with open(os.path.join(p.dir, "dkim", "KeyTable"), "w") as f:
+            f.write("k1 example.com:mail:/etc/mail/dkim/example.com.private\n")
+        with open(os.path.join(p.dir, "dkim", "SigningTable"), "w") as f:
+            f.write("*@example.com k1\n")
+        from test_av_postfix import EICAR, make_db
+        make_db(os.path.join(p.dir, "clamav"), synthetic=0)
+        ldapi = os.path.join(p.dir, "ldapi")
+        os.makedirs(ldapi)
+        slapd = LdapiSlapd(self.img.tmp, os.path.join(ldapi, "slapd.sock"),
+                           user_ldif("alice", "alice@example.com"))
+        slapd.start()
+        self.addCleanup(slapd.stop)
+        with open(os.path.join(p.dir, "ldap_bind_pw"), "w") as f:
+            f.write(slapd.reader_password + "\n")
+        t0 = time.monotonic()
+        p.up()
+        for service in ("mail_out", "mail_in"):
+            self.img.wait_health("healthy", 90, p.container(service))
+        self.img.timings["exchange-healthy"] = time.monotonic() - t0
+        # mail_in: mail from the Internet for a relay domain goes to Exchange, scanned and
+        # with its DKIM result; unknown recipients, other domains and viruses are refused
+        mx = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+        t0 = time.monotonic()
+        m = self.img.delivered(self.img.send("someone@example.net", "alice@example.com",
+                                             helo="mx.example.net", xclient=mx, port=b + 9),
+                               sink=exchange)
+        self.assertIn(b"X-Virus-Scanned", m.data)
+        self.assertRegex(m.data.decode(errors="replace"),
+                         r"Authentication-Results: mail\.example\.com;\s+dkim=none")
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("someone@example.net", "nobody@example.com", xclient=mx, port=b + 9)
+        self.assertEqual(cm.exception.stage, "RCPT")
+        self.assertIn("User unknown", cm.exception.msg)
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("someone@example.net", "friend@example.net", xclient=mx, port=b + 9)
+        self.assertIn("Relay access denied", cm.exception.msg)
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("someone@example.net", "alice@example.com", EICAR.decode(),
+                          xclient=mx, port=b + 9)
+        self.assertEqual((cm.exception.stage, cm.exception.code), ("DATA", 550))
+        self.img.timings["exchange-in"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        # mail_out: Exchange (in POSTFIX_MYNETWORKS) sends out through it, signed with the
+        # KeyTable's key
+        m = self.img.delivered(self.img.send("ceo@example.com", "partner@example.net",
+                                             port=b + 8), sink=internet)
+        self.assertEqual(harness.dkimpy_verify_all(m.data, keyring(txt)),
+                         [("example.com", "mail", True)])
+        self.img.timings["exchange-out"] = time.monotonic() - t0
 
 
 if __name__ == "__main__":
