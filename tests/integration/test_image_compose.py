@@ -324,6 +324,16 @@ services:
         m = harness.Delivered(os.path.join(sink, os.listdir(sink)[0]))
         self.assertEqual(harness.dkimpy_verify_all(m.data, keyring(txt)),
                          [("example.com", "mail", True)])
+        # docker-compose stop: SIGTERM reaches both daemons (init: true), no SIGKILL
+        cids = [p.container(service) for service in ("postern-dkim", "postern-spf")]
+        t0 = time.monotonic()
+        p.compose("stop", "-t", "20")
+        self.img.timings["dropin-stop"] = time.monotonic() - t0
+        self.assertLess(self.img.timings["dropin-stop"], 10)
+        for cid in cids:
+            state = self.img.inspect(cid)["State"]
+            self.assertFalse(state["Running"])
+            self.assertIn(state["ExitCode"], (0, 128 + 15), state)   # not 137: SIGKILL
 
     def test_3_exchange_gateway_in_and_out(self):
         if not self.img.bridge:
