@@ -27,8 +27,10 @@ foreach(cls BokyTests MikenyeTests MikenyeScanVerifyTests MikenyeGreylistTests T
 endforeach()
 
 # The image itself: built from this tree's daemons (BINARIES=prebuilt) under a private dockerd,
-# run with a read-only root; signing, s6 restarts, HEALTHCHECK, clean stop. A cold machine
-# (no cached base image or layers) spends ~5 min in debootstrap and apt; warm runs ~1 min.
+# run with a read-only root; signing, s6 restarts, HEALTHCHECK, clean stop, and a second
+# container on the sandbox bridge with 25 and 587 published (-p) on base+15, base+16 (PORTS 18).
+# A cold machine (no cached base image or layers) spends ~5 min in debootstrap and apt; warm
+# runs ~1 min.
 if(TARGET postern-dkim AND TARGET postern-spf AND TARGET postern-av AND TARGET postern-rcpt
    AND TARGET postern-greylist AND TARGET postern-tables)
   postern_integration_test(NAME integration.image.ImageTests
