@@ -1,7 +1,9 @@
 """test_image_gateway.py — the gateway image (deploy/Dockerfile) built and run under a private
-dockerd (deploy/docker-sandbox: Debian's docker.io, started here and stopped by pid; no
-iptables, no bridge, so the container uses --network host and listens on this test's loopback
-ports instead of publishing 25/587).
+dockerd (deploy/docker-sandbox: Debian's docker.io, started here and stopped by pid; a bridge of
+its own, no iptables). The main container uses --network host and listens on this test's
+loopback ports (its daemons' ports, XCLIENT and the "Postfix does not listen" check need the
+host's loopback); a second one on the sandbox bridge publishes 25 and 587 with -p on
+127.0.0.1 (docker-proxy) and relays to an smtp-sink on the host's bridge address.
 
 Build: the base image postern-base:bookworm comes from debootstrap + docker import (cached);
 the daemons are the ones this build tree made (BINARIES=prebuilt), so no compiler runs here;
@@ -13,7 +15,9 @@ Skips, with the reason, when not root, when docker.io is missing, when dockerd c
 here, and in sanitizer builds (the image takes optimized binaries).
 
 Port block: +0 smtpd (in the container), +1 sink (host), +2 postern-dkim, +3 its metrics,
-+4 postern-spf, +5 its metrics, +6 postern-av, +7 its metrics, +8 postern-rcpt, +9 its metrics.
++4 postern-spf, +5 its metrics, +6 postern-av, +7 its metrics, +8 postern-rcpt, +9 its metrics, +10 postern-greylist, +11 its metrics, +12 Redis (host),
++13 postern-tables, +14 its metrics; +15 and +16 the bridge container's 25 and 587 published
+on 127.0.0.1, +17 the sink on the bridge address.
 postern-rcpt's slapd (on the host) listens on a unix socket (ldapi://) mounted into the
 container, since the block has no port left; postern-av's database (EICAR signatures) is made
 here and mounted at /var/lib/clamav; freshclam is off (no network).
@@ -22,8 +26,11 @@ here and mounted at /var/lib/clamav; freshclam is off (no network).
 import json
 import os
 import re
+import shutil
 import smtplib
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -68,10 +75,48 @@ class LdapiSlapd(SlapdServer):
             time.sleep(0.05)
 
 
+class NxdomainServer:
+    """A DNS server on the sandbox bridge address, port 53 (where docker-sandbox points the
+    containers' resolvers) that answers every query NXDOMAIN (RFC 1035 4.1.1 RCODE 3): there
+    is no DNS here, and a resolver nobody answers costs each lookup its full timeout (smtpd's
+    client name lookup, DMARC and SPF queries: 5-10 s per SMTP session)."""
+
+    def __init__(self, address):
+        import dnslib
+        import threading
+        self.dnslib = dnslib
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 53))
+        self.sock.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                reply = self.dnslib.DNSRecord.parse(data).reply()
+            except Exception:  # not DNS: ignored, as a server would
+                continue
+            reply.header.rcode = self.dnslib.RCODE.NXDOMAIN
+            self.sock.sendto(reply.pack(), peer)
+
+    def stop(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
 class Image:
     """The private dockerd, the image, a sink on the host and one container."""
 
-    def __init__(self):
+    def __init__(self, ports=18):
         if os.geteuid() != 0:
             raise unittest.SkipTest("needs root (dockerd)")
         if os.environ.get("POSTERN_IT_SANITIZE") == "1":
@@ -88,9 +133,9 @@ class Image:
                 raise unittest.SkipTest("%s not set (daemon not built)" % var)
             self.bins[var] = os.environ[var]
         self.base = harness.port_base()
-        if harness.port_count() < 15:  # base .. base + 14 (image.cmake: PORTS 15)
-            raise RuntimeError("the image test uses 15 ports from its base; POSTERN_IT_PORT_COUNT "
-                               "is %d" % harness.port_count())
+        if harness.port_count() < ports:  # base .. base + ports - 1 (image.cmake: PORTS)
+            raise RuntimeError("this image test uses %d ports from its base; "
+                               "POSTERN_IT_PORT_COUNT is %d" % (ports, harness.port_count()))
         self.smtpd_port, self.sink_port = self.base, self.base + 1
         self.name = "postern-it-%d" % self.base
         self.tag = "postern:it-%d" % self.base
@@ -99,6 +144,11 @@ class Image:
         os.chmod(self.tmp, 0o755)
         self.pfdir = os.path.join(self.tmp, "pf")
         self.dockerd_started = False
+        self.container_started = False
+        self.bridge = None          # the sandbox bridge's address (the host, seen from containers)
+        self.bridge_why = "docker-sandbox printed no BRIDGE line"
+        self.sinks = []             # smtp-sink processes on the bridge address
+        self.dns = None
         self.sink_started = False
         self.slapd = None
         self.redis = None
@@ -113,7 +163,16 @@ class Image:
         if p.returncode != 0:
             raise RuntimeError("docker-sandbox start failed:\n" + p.stdout)
         self.dockerd_started = True
-        docker("rm", "-f", "-v", self.name, check=False)   # left by a killed run
+        m = re.search(r"^BRIDGE=(\S+)(?: (\d+\.\d+\.\d+\.\d+)/\d+)?$", p.stdout, re.M)
+        if m and m.group(2):
+            self.bridge = m.group(2)
+            try:
+                self.dns = NxdomainServer(self.bridge)
+            except OSError as err:   # then lookups in containers wait out their timeouts
+                sys.stderr.write("no DNS server on %s:53: %s\n" % (self.bridge, err))
+        elif m:
+            self.bridge_why = "docker-sandbox made no bridge: " + p.stdout[-1000:]
+        docker("rm", "-f", "-v", self.name, self.name + "-b", check=False)  # a killed run's
 
     def build(self):
         t0 = time.monotonic()
@@ -135,8 +194,31 @@ class Image:
         run([harness.POSTFIX_INSTANCE, "sink", self.pfdir, str(self.sink_port)])
         self.sink_started = True
 
-    def run_container(self, env, volumes=()):
-        args = ["run", "-d", "--name", self.name, "--network", "host",
+    def start_bridge_sink(self, port, directory):
+        """smtp-sink on the bridge address (what a container on a bridge network reaches the
+        host by), one file per message in DIRECTORY, as deploy/postfix-instance's sink."""
+        os.makedirs(directory)
+        shutil.chown(directory, "postfix")
+        log = open(os.path.join(os.path.dirname(directory), "bridge-sink.log"), "ab")
+        proc = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "postfix", "-h", "sink.example",
+                                 "-d", os.path.join(directory, "%Y%m%d%H%M%S."),
+                                 "%s:%d" % (self.bridge, port), "100"],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+        log.close()
+        self.sinks.append(proc)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((self.bridge, port), 0.5).close()
+                return
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("smtp-sink did not start on %s:%d" % (self.bridge, port))
+                time.sleep(0.1)
+
+    def run_container(self, env, volumes=(), name=None, network=("--network", "host")):
+        args = ["run", "-d", "--name", name or self.name] + list(network) + [
                 "--read-only", "--tmpfs", "/run:exec", "--tmpfs", "/tmp",
                 "--health-interval", "1s", "--health-retries", "2", "--health-timeout", "5s",
                 "--health-start-period", "2s"]
@@ -144,29 +226,30 @@ class Image:
             args += ["-v", v]
         for k, v in env.items():
             args += ["-e", "%s=%s" % (k, v)]
+        self.container_started = self.container_started or name is None
         docker(*(args + [self.tag]))
 
-    def inspect(self):
-        return json.loads(docker("inspect", self.name).stdout)[0]
+    def inspect(self, name=None):
+        return json.loads(docker("inspect", name or self.name).stdout)[0]
 
-    def health(self):
-        h = self.inspect()["State"].get("Health") or {}
+    def health(self, name=None):
+        h = self.inspect(name)["State"].get("Health") or {}
         return h.get("Status"), [l.get("Output", "").strip() for l in h.get("Log", [])[-2:]]
 
-    def wait_health(self, want, timeout):
+    def wait_health(self, want, timeout, name=None):
         deadline = time.monotonic() + timeout
         status = None
         while time.monotonic() < deadline:
-            state = self.inspect()["State"]
+            state = self.inspect(name)["State"]
             if not state["Running"]:
                 raise AssertionError("container exited %s:\n%s" % (state["ExitCode"],
-                                                                   self.logs()[-4000:]))
-            status, log = self.health()
+                                                                   self.logs(name)[-4000:]))
+            status, log = self.health(name)
             if status == want:
                 return log
             time.sleep(0.3)
         raise AssertionError("health %s, not %s, after %ss: %s" % (status, want, timeout,
-                                                                   self.health()[1]))
+                                                                   self.health(name)[1]))
 
     def exec(self, *args, check=True):
         return docker("exec", self.name, *args, check=check)
@@ -176,17 +259,21 @@ class Image:
         out = self.exec("pgrep", "-x", program[:15], check=False).stdout.split()
         return int(out[0]) if out else None
 
-    def logs(self):
-        return docker("logs", self.name, check=False).stdout
+    def logs(self, name=None):
+        return docker("logs", name or self.name, check=False).stdout
 
     def close(self):
         if self.dockerd_started:
-            if self.failed or os.environ.get("POSTERN_IT_VERBOSE") == "1":
-                import sys
+            if self.container_started and (self.failed or
+                                           os.environ.get("POSTERN_IT_VERBOSE") == "1"):
                 sys.stderr.write("\n===== container log =====\n%s\n" % self.logs()[-12000:])
-            docker("rm", "-f", "-v", self.name, self.name + "-x", check=False)
+            docker("rm", "-f", "-v", self.name, self.name + "-x", self.name + "-b", check=False)
             docker("rmi", self.tag, check=False)
             run([os.path.join(DEPLOY, "docker-sandbox"), "stop", CACHE], check=False)
+        for proc in self.sinks:
+            harness.stop_group(proc)
+        if self.dns:
+            self.dns.stop()
         if self.sink_started:
             run([harness.POSTFIX_INSTANCE, "sink-stop", self.pfdir], check=False)
         if self.slapd:
@@ -194,13 +281,12 @@ class Image:
         if self.redis:
             self.redis.stop()
         if os.environ.get("POSTERN_IT_KEEP") != "1":
-            import shutil
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- mail -------------------------------------------------------------------------------
 
-    def smtp(self, helo="app.example.com", xclient=None):
-        s = smtplib.SMTP("127.0.0.1", self.smtpd_port, local_hostname=helo, timeout=30)
+    def smtp(self, helo="app.example.com", xclient=None, port=None):
+        s = smtplib.SMTP("127.0.0.1", port or self.smtpd_port, local_hostname=helo, timeout=30)
         s.ehlo()
         if xclient:
             code, msg = s.docmd("XCLIENT", " ".join("%s=%s" % kv for kv in xclient.items()))
@@ -211,8 +297,8 @@ class Image:
         return s
 
     def send(self, mail_from, rcpt, text="hello from the image test", helo="app.example.com",
-             xclient=None):
-        s = self.smtp(helo, xclient)
+             xclient=None, port=None):
+        s = self.smtp(helo, xclient, port)
         try:
             body = ("From: <%s>\r\nTo: <%s>\r\nSubject: image test\r\nMessage-ID: <%d@t>\r\n"
                     "\r\n%s\r\n" % (mail_from, rcpt, time.time_ns(), text))
@@ -229,9 +315,9 @@ class Image:
         finally:
             s.quit()
 
-    def delivered(self, queue_id, timeout=30):
+    def delivered(self, queue_id, timeout=30, sink=None):
         needle = re.compile(rb"with E?SMTP id %s\b" % re.escape(queue_id.encode()))
-        sink = os.path.join(self.pfdir, "sink")
+        sink = sink or os.path.join(self.pfdir, "sink")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name in sorted(os.listdir(sink)):
@@ -345,7 +431,6 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        import sys
         sys.stderr.write("image timings (s): %s\n" % ", ".join(
             "%s %.1f" % kv for kv in cls.img.timings.items()))
         cls.img.close()
@@ -456,6 +541,41 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
         with self.assertRaises(SmtpError) as cm:
             self.img.send("app@example.com", "someone@example.net", helo="mail.spammer.bulk")
         self.assertIn("Helo command rejected", cm.exception.msg)
+
+    def test_1d_published_ports_on_a_bridge(self):
+        # The usual way to run the image: on a bridge network, 25 and 587 published with -p
+        # (here on 127.0.0.1, through docker-proxy), delivering to a host the container
+        # reaches through its gateway (the sandbox bridge address: an smtp-sink there).
+        if not self.img.bridge:
+            self.skipTest(self.img.bridge_why)
+        b, name = self.img.base, self.img.name + "-b"
+        sink = os.path.join(self.img.tmp, "bridge-sink")
+        self.img.start_bridge_sink(b + 17, sink)
+        self.addCleanup(docker, "rm", "-f", "-v", name, check=False)
+        t0 = time.monotonic()
+        self.img.run_container({
+            "ALLOWED_SENDER_DOMAINS": "example.com",
+            "HOSTNAME": "bridged.example.com",
+            "RELAYHOST": "[%s]:%d" % (self.img.bridge, b + 17),
+        }, volumes=["%s:/etc/opendkim/keys:ro" % os.path.join(self.img.tmp, "keys")],
+            name=name, network=("-p", "127.0.0.1:%d:25" % (b + 15),
+                                "-p", "127.0.0.1:%d:587" % (b + 16)))
+        self.img.wait_health("healthy", 60, name)
+        self.img.timings["bridge-healthy"] = time.monotonic() - t0
+        net = self.img.inspect(name)["NetworkSettings"]
+        self.assertEqual(net["Networks"]["bridge"]["Gateway"], self.img.bridge)
+        for port in (b + 15, b + 16):
+            m = self.img.delivered(self.img.send("app@example.com", "someone@example.net",
+                                                 port=port), sink=sink)
+            self.assertEqual(harness.dkimpy_verify_all(m.data, self.keyring()),
+                             [("example.com", "mail", True)])
+            # the relay saw docker-proxy's connection from the bridge gateway (in the default
+            # mynetworks), and the sink saw the container's bridge address
+            self.assertIn(b"[%s]" % self.img.bridge.encode(), m.data)
+            self.assertEqual(m.envelope.get("X-Client-Addr"), net["IPAddress"])
+        with self.assertRaises(SmtpError) as cm:
+            self.img.send("app@not-allowed.example", "someone@example.net", port=b + 15)
+        self.assertEqual(cm.exception.code // 100, 5)
 
     def test_2_killed_daemons_are_restarted(self):
         for program in ("postern-dkim", "postern-spf", "postern-av", "postern-rcpt",
