@@ -17,7 +17,6 @@ own Postfix, postern-dkim (and postern-spf).
 """
 
 import os
-import sys
 import time
 import unittest
 
@@ -29,10 +28,10 @@ RECEIVER = AUTHSERV_ID  # postern-spf --receiver = postern-dkim --spf-receiver
 SPF_PASS = "v=spf1 ip4:203.0.113.0/24 -all"
 
 
-class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
+class DmarcEnvTestCase(harness.ClassEnv, unittest.TestCase):
     """Zone server, (postern-spf,) Postfix and postern-dkim --mode verify per class."""
 
-    env = dns = spf = None
+    dns = spf = None
     zone = {}
     with_spf = False
     milter_args = ()
@@ -44,30 +43,20 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         if cls.env.adapter.name != "postern-dkim":
             cls.env.close()
             raise unittest.SkipTest("postern-dkim only")
-        try:
-            cls.dns = harness.ZoneServer(cls.env.tmp, cls.env.base + harness.DNS_OFF,
-                                         cls.make_zone())
-            cls.dns.start()
+        with cls.env.starting():
+            cls.dns = cls.env.start_zone_server(cls.make_zone())
             sets = ["myhostname=%s" % AUTHSERV_ID]
             if cls.with_spf:
-                cls.spf = harness.PolicyDaemon(
-                    cls.env.tmp, "postern-spf", spf_binary,
-                    cls.env.base + harness.POLICY_OFF,
+                cls.spf = cls.env.start_policy_daemon(
+                    "postern-spf", spf_binary,
                     ["--dns-server", "127.0.0.1@%d" % cls.dns.port, "--dns-timeout", "1",
                      "--receiver", RECEIVER])
-                cls.spf.start()
-                sets.append("smtpd_recipient_restrictions = check_policy_service %s, "
-                            "permit_mynetworks, reject_unauth_destination"
-                            % cls.spf.postfix_spec)
+                sets.append(harness.policy_restrictions(cls.spf.postfix_spec))
             cls.env.start_postfix(sets)
             cls.env.start_milter(harness.MilterSpec(
                 [], [], extra_args=["--mode", "verify", "--dns-server",
                                     "127.0.0.1@%d" % cls.dns.port, "--dns-timeout", "1"]
                 + cls.make_milter_args()))
-        except Exception:
-            cls.env.failed = True
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def make_zone(cls):
@@ -77,18 +66,6 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
     @classmethod
     def make_milter_args(cls):
         return list(cls.milter_args)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.spf is not None:
-            cls.spf.stop()
-            if cls.env is not None and cls.env.failed:
-                sys.stderr.write("\n===== postern-spf stderr (%s) =====\n%s"
-                                 % (cls.spf.log_path, cls.spf.log()[-20000:]))
-        if cls.dns is not None:
-            cls.dns.stop()
-        if cls.env is not None:
-            cls.env.close()
 
     def submit(self, from_domain, mail_from, subject):
         return self.env.submit(message(subject, from_addr="ann@" + from_domain),
@@ -110,17 +87,6 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         self.assertIn("5.7.1 Rejected by DMARC policy for " + from_domain, err.msg)
         time.sleep(1)
         self.assertEqual(set(self.env.sink_files()), before)
-
-    def assertLogged(self, *needles, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.env.milter_stderr().splitlines():
-                if all(n in line for n in needles):
-                    return
-            if time.monotonic() > deadline:
-                self.fail("no milter log line with %r in:\n%s"
-                          % (needles, self.env.milter_stderr()[-4000:]))
-            time.sleep(0.1)
 
 
 class DmarcSpfAlignmentTests(DmarcEnvTestCase):

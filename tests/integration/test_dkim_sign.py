@@ -35,30 +35,19 @@ def message(subject, body="Hello.\r\n", from_addr="alice@example.com",
                extra_headers, body))
 
 
-class EnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
+class EnvTestCase(harness.ClassEnv, unittest.TestCase):
     """One Env per class; logs are printed at class teardown if any test of
     the class failed."""
-
-    env = None
 
     @classmethod
     def setUpClass(cls):
         cls.env = harness.Env(cls.__name__)
-        try:
+        with cls.env.starting():
             cls.make_keys()
             cls.env.start_postfix()
             cls.env.start_milter(cls.milter_spec())
             cls.verifier = harness.OpenDkimVerifier(
                 os.path.join(cls.env.tmp, "verify"), cls.env.keys)
-        except Exception:
-            cls.env.failed = True
-            cls.env.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.env is not None:
-            cls.env.close()
 
     @classmethod
     def make_keys(cls):
@@ -109,15 +98,7 @@ class EnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         """postern-dkim only: some stderr line contains all needles."""
         if not self.env.adapter.logs_to_stderr:
             return
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.env.milter_stderr().splitlines():
-                if all(n in line for n in needles):
-                    return
-            if time.monotonic() > deadline:
-                self.fail("no milter log line with %r in:\n%s"
-                          % (needles, self.env.milter_stderr()[-4000:]))
-            time.sleep(0.1)
+        super().assertLogged(*needles, timeout=timeout)
 
 
 class SignTests(EnvTestCase):

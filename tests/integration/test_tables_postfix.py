@@ -42,7 +42,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -68,10 +67,7 @@ MAPS = [
 
 
 def tables_binary():
-    binary = os.environ.get("POSTERN_IT_TABLES_BIN", "")
-    if not binary:
-        raise unittest.SkipTest("POSTERN_IT_TABLES_BIN not set")
-    return binary
+    return harness.daemon_binary("POSTERN_IT_TABLES_BIN")
 
 
 class TablesEnv:
@@ -80,29 +76,26 @@ class TablesEnv:
     def __init__(self, name, sets=(), postscreen=False, maps=MAPS, extra_args=(), ldif=None):
         binary = tables_binary()
         self.env = harness.Env(name, relay_domains="example.net", adapter=harness.NoMilter())
-        try:
+        with self.env.starting():
             args = []
             if any(m.split()[1] in ("redis", "cidr") for m in maps):
-                self.redis = redis_server.RedisServer(self.env.base + REDIS_OFF)
+                self.redis = self.env.own(redis_server.RedisServer(self.env.base + REDIS_OFF))
                 self.redis.start()
                 args += ["--redis-url", self.redis.url, "--redis-timeout", "0.5"]
             if ldif is not None:
-                self.slapd = slapd_server.SlapdServer(self.env.tmp, self.env.base + SLAPD_OFF,
-                                                      ldif=ldif)
+                self.slapd = self.env.own(slapd_server.SlapdServer(
+                    self.env.tmp, self.env.base + SLAPD_OFF, ldif=ldif))
                 self.slapd.start()
                 args += ["--ldap-server", self.slapd.uri, "--ldap-timeout", "1"]
             for m in maps:
                 args += ["--map", m]
-            self.tables = harness.PolicyDaemon(
+            self.tables = self.env.own(harness.PolicyDaemon(
                 self.env.tmp, "postern-tables", binary, self.env.base + TABLES_OFF,
-                args + list(extra_args))
+                args + list(extra_args)), show_log=True)
             self.tables.start()
             self.sm = "socketmap:inet:127.0.0.1:%d" % self.tables.port
             self.start_postfix([s.format(sm=self.sm, sink=self.env.sink_port, tmp=self.env.tmp)
                                 for s in sets], postscreen)
-        except Exception:
-            self.close(failed=True)
-            raise
 
     def start_postfix(self, sets, postscreen):
         env = self.env
@@ -148,17 +141,6 @@ class TablesEnv:
 
     def close(self, failed=False):
         self.env.failed = self.env.failed or failed
-        tables, redis = getattr(self, "tables", None), getattr(self, "redis", None)
-        slapd = getattr(self, "slapd", None)
-        if tables:
-            tables.stop()
-        if redis:
-            redis.stop()
-        if slapd:
-            slapd.stop()
-        if self.env.failed and tables:
-            sys.stderr.write("\n===== postern-tables stderr (%s) =====\n%s"
-                             % (tables.log_path, tables.log()[-20000:]))
         self.env.close()
 
     def rcpt(self, rcpt, client_ip="203.0.113.9", name="mail.client.example",
