@@ -50,27 +50,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import slapd_server  # noqa: E402
+sys.path.insert(0, HERE)
+from benchlib import cpu_seconds, wait_port  # noqa: E402
 
 PORT_BASE = 28900
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def wait_port(port, timeout=10):
-    import socket
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("port %d does not answer" % port)
 
 
 def resp(*args):
@@ -100,7 +83,7 @@ def main():
                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
                                  stdout=subprocess.DEVNULL)
         procs.append(redis)
-        wait_port(redis_port)
+        wait_port(redis_port, 10)
         users = ["user%d" % i for i in range(o.keys)]
         cmds = b"".join(resp("SET", "VALI:%s@example.com" % u, "%s@example.org" % u)
                         for u in users)
@@ -132,7 +115,7 @@ def main():
              "query_filter=(proxyAddresses=smtp:%s) result_attribute=mail"],
             stderr=open(os.path.join(tmp, "tables.log"), "w"))
         procs.append(tables)
-        wait_port(tables_port)
+        wait_port(tables_port, 10)
         slapd_pid = slapd.proc.pid
 
         rnd = random.Random(1)
