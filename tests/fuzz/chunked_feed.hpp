@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,18 +53,21 @@ auto feed_in_chunks(Parser& parser, std::string_view text, size_t chunk) {
   return run;
 }
 
-/// A fuzz input split as the chunked targets read it: the first byte picks the chunk size
-/// (1..17), the rest is the text to feed. `ok` is false for an empty input (nothing to run).
-struct ChunkedInput {
-  bool ok = false;
-  size_t chunk = 0;
-  std::string_view text;
-};
-
-inline ChunkedInput chunked_input(const uint8_t* data, size_t size) {
-  if (size == 0) return {};
-  return {true, static_cast<size_t>(data[0] % 17 + 1),
-          std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1)};
+/// A fuzz input fed twice, each time to a new parser make_parser() returns: whole, and in
+/// chunks whose size (1..17) the input's first byte picks; the rest of the input is the text.
+/// Returns {whole, chunked}; nullopt for an empty input (nothing to run).
+template <typename MakeParser>
+auto feed_whole_and_chunked(const uint8_t* data, size_t size, MakeParser make_parser) {
+  using Run = decltype(feed_in_chunks(std::declval<decltype(make_parser())&>(), "", 1));
+  std::optional<std::pair<Run, Run>> runs;
+  if (size == 0) return runs;
+  size_t chunk = data[0] % 17 + 1;
+  std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  auto whole_parser = make_parser();
+  auto chunked_parser = make_parser();
+  runs.emplace(feed_in_chunks(whole_parser, text, text.size() + 1),
+               feed_in_chunks(chunked_parser, text, chunk));
+  return runs;
 }
 
 }  // namespace postern::fuzz

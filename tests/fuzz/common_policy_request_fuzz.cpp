@@ -32,12 +32,6 @@ PolicyLimits fuzz_limits() {
 
 using postern::fuzz::check;
 
-// Every request and the final error ("" when none) from feeding `text` in `chunk`-byte pieces.
-postern::fuzz::ChunkedRun<PolicyRequest> parse_all(std::string_view text, size_t chunk) {
-  PolicyRequestParser parser(fuzz_limits());
-  return postern::fuzz::feed_in_chunks(parser, text, chunk);
-}
-
 void check_round_trip(const PolicyRequest& request) {
   PolicyLimits limits = fuzz_limits();
   check(!request.attributes().empty());
@@ -59,10 +53,11 @@ std::string line_of(const std::string& error) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto [ok, chunk, text] = postern::fuzz::chunked_input(data, size);
-  if (!ok) return 0;
-  auto whole = parse_all(text, text.size() + 1);
-  auto pieces = parse_all(text, chunk);
+  // Every request and the final error ("" when none), fed whole and in chunks.
+  auto runs = postern::fuzz::feed_whole_and_chunked(
+      data, size, [] { return PolicyRequestParser(fuzz_limits()); });
+  if (!runs) return 0;
+  const auto& [whole, pieces] = *runs;
   check(line_of(whole.error) == line_of(pieces.error));
   check(whole.items.size() == pieces.items.size());
   for (size_t i = 0; i < whole.items.size(); ++i) {

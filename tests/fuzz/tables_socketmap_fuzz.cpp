@@ -28,11 +28,6 @@ constexpr size_t kMaxPayload = 64;  // small, so the fuzzer reaches the cap quic
 
 using postern::fuzz::check;
 
-postern::fuzz::ChunkedRun<std::string> parse_all(std::string_view text, size_t chunk) {
-  NetstringParser parser(kMaxPayload);
-  return postern::fuzz::feed_in_chunks(parser, text, chunk);
-}
-
 void check_payload(const std::string& payload) {
   check(payload.size() <= kMaxPayload);
   NetstringParser again(kMaxPayload);
@@ -74,10 +69,10 @@ void check_payload(const std::string& payload) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto [ok, chunk, text] = postern::fuzz::chunked_input(data, size);
-  if (!ok) return 0;
-  auto whole = parse_all(text, text.size() + 1);
-  auto pieces = parse_all(text, chunk);
+  auto runs = postern::fuzz::feed_whole_and_chunked(data, size,
+                                                    [] { return NetstringParser(kMaxPayload); });
+  if (!runs) return 0;
+  const auto& [whole, pieces] = *runs;
   check(whole.error == pieces.error);
   check(whole.items == pieces.items);
   for (const std::string& payload : whole.items) check_payload(payload);
