@@ -674,14 +674,7 @@ class Env:
                 pass
 
         def finish():
-            try:
-                p.wait(8)       # libmilter notices SIGTERM within ~5 s
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait(5)
+            wait_group(p, 8)  # libmilter notices SIGTERM within ~5 s
         if wait:
             finish()
         return finish
@@ -912,6 +905,18 @@ class Env:
             except Exception:
                 s.close()
 
+    def held_file(self, queue_id, timeout=10.0):
+        """The path of `queue_id` in Postfix's hold queue once it is there (a milter's
+        quarantine, HOLD); AssertionError after `timeout` s."""
+        path = os.path.join(self.pfdir, "queue", "hold", queue_id)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise AssertionError("%s not in the hold queue:\n%s"
+                                     % (queue_id, self.queue_empty()[1]))
+            time.sleep(0.1)
+        return path
+
     def queue_empty(self):
         p = self.pfi("queue", self.pfdir, check=False)
         return p.returncode == 0, p.stdout
@@ -1023,6 +1028,12 @@ def stop_group(proc, sig=signal.SIGTERM, timeout=5.0):
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
+    wait_group(proc, timeout)
+
+
+def wait_group(proc, timeout):
+    """Wait up to `timeout` seconds for `proc` (started with start_new_session=True) to exit;
+    then SIGKILL its process group and reap it."""
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:

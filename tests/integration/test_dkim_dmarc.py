@@ -16,7 +16,6 @@ DNS answers come from tests/dns/zone_server.py on the class's port block; each c
 own Postfix, postern-dkim (and postern-spf).
 """
 
-import os
 import time
 import unittest
 
@@ -144,20 +143,10 @@ class DmarcPctTests(DmarcEnvTestCase):
         "_dmarc.pct100.example": {"TXT": ["v=DMARC1; p=reject; pct=100"]},
     }
 
-    def held_file(self, queue_id, timeout=10.0):
-        path = os.path.join(self.env.pfdir, "queue", "hold", queue_id)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                self.fail("%s not in the hold queue:\n%s"
-                          % (queue_id, self.env.queue_empty()[1]))
-            time.sleep(0.1)
-        return path
-
     def test_pct0_reject_applies_quarantine(self):
         before = set(self.env.sink_files())
         q = self.submit("pct0.example", "alice@example.org", "pct0 reject")
-        with open(self.held_file(q), "rb") as f:
+        with open(self.env.held_file(q), "rb") as f:
             held = f.read()
         self.assertIn(b"dmarc=fail (p=reject dis=quarantine)", held)
         self.assertIn(b"policy.dmarc=quarantine", held)

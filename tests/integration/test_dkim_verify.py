@@ -403,21 +403,11 @@ class DmarcQuarantineTests(VerifyEnvTestCase):
 
     extra_milter_args = ("--dmarc-quarantine",)
 
-    def held_file(self, queue_id, timeout=10.0):
-        path = os.path.join(self.env.pfdir, "queue", "hold", queue_id)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                self.fail("%s not in the hold queue:\n%s"
-                          % (queue_id, self.env.queue_empty()[1]))
-            time.sleep(0.1)
-        return path
-
     def test_failing_reject_policy_is_held(self):
         before = set(self.env.sink_files())
         q = self.env.submit(message("hold", from_addr="ann@" + DMARC_DOMAIN),
                             xclient=EXTERNAL, mail_from="alice@example.org")
-        self.held_file(q)
+        self.env.held_file(q)
         self.assertLogged("dmarc", "queue_id=" + q, "result=fail",
                           "policy=reject", "disposition=quarantine")
         time.sleep(1)
