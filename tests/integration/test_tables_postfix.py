@@ -174,6 +174,26 @@ class TablesEnv:
             except Exception:
                 s.close()
 
+    def wait_postmap_answer(self, map_name, key, want, timeout, what):
+        """Waits until postmap -q `key` on postern-tables' map `map_name` answers `want`
+        (postmap, not RCPTs: an smtpd process keeps its last resolve answer for a repeated
+        address); AssertionError "postern-tables answers `what`" after `timeout` s."""
+        conf = os.path.join(self.env.tmp, "postmap-recover-etc")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                got = run_postmap(conf, self.sm + ":" + map_name, [key])
+            except AssertionError:  # TEMP: postmap warns and fails
+                got = {}
+            if got.get(key) == want:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("postern-tables answers " + what)
+            time.sleep(0.3)
+
     def delivered_to(self, qid, timeout=harness.DELIVERY_TIMEOUT):
         """The to=<...> addresses Postfix reports as sent for qid (waits for them)."""
         deadline = time.monotonic() + timeout
@@ -379,21 +399,8 @@ class FaultTests(TablesCase):
         self.t.cli("set", "VALI:user4@example.com", "user4@example.com")
         # wait for postern-tables to answer (postmap, not RCPTs: an smtpd process keeps its
         # last resolve answer for a repeated address), then a new address through SMTP
-        conf = os.path.join(self.t.env.tmp, "postmap-recover-etc")
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write("compatibility_level = 3.6\n")
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                got = run_postmap(conf, self.t.sm + ":vali", ["user4@example.com"])
-            except AssertionError:  # TEMP: postmap warns and fails
-                got = {}
-            if got.get("user4@example.com") == "user4@example.com":
-                break
-            if time.monotonic() > deadline:
-                self.fail("postern-tables answers no Redis lookup 10 s after Redis restarted")
-            time.sleep(0.3)
+        self.t.wait_postmap_answer("vali", "user4@example.com", "user4@example.com", 10,
+                                   "no Redis lookup 10 s after Redis restarted")
         code, text, qid = self.t.rcpt("user4@example.com", data=True)
         self.assertEqual(code, 250, text)
         self.t.delivered_to(qid)
@@ -525,21 +532,8 @@ class LdapTests(harness.MarksEnvFailed, unittest.TestCase):
         # slow), asking with postmap: an smtpd process's resolve client keeps its last answer
         # for a repeated address, so a failed RCPT while waiting would stick in Postfix. Then
         # through SMTP, with another address than the one that failed (b@) for that reason.
-        conf = os.path.join(self.t.env.tmp, "postmap-recover-etc")
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write("compatibility_level = 3.6\n")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                got = run_postmap(conf, self.t.sm + ":aliases", ["d@example.net"])
-            except AssertionError:  # TEMP: postmap warns and fails
-                got = {}
-            if got.get("d@example.net") == "dave@example.org":
-                break
-            if time.monotonic() > deadline:
-                self.fail("postern-tables answers no ldap lookup 20 s after slapd restarted")
-            time.sleep(0.3)
+        self.t.wait_postmap_answer("aliases", "d@example.net", "dave@example.org", 20,
+                                   "no ldap lookup 20 s after slapd restarted")
         code, text, qid = self.t.rcpt("d@example.net", data=True)
         self.assertEqual(code, 250, text)
         self.assertEqual(self.t.delivered_to(qid), ["dave@example.org"])
