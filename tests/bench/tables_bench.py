@@ -33,7 +33,7 @@ are low and noisy — the CPU columns are the steadier figures):
 (postmap: one client, lookups one after the other, 5000 keys of which 2543 exist; the
 postmap rows give no p99: postmap -q - reports no per-lookup time.)
 
-Ports 28900..28909 (the tables engineer's range). Needs redis-server, slapd, postfix-ldap,
+Ports --port-base .. +2 (default 28900). Needs redis-server, slapd, postfix-ldap,
 postfix-lmdb. Figures depend on the load of the machine: compare the rows of one run, and the
 CPU ms per lookup more than the rates.
 """
@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--postmap-keys", type=int, default=5000)
+    ap.add_argument("--port-base", type=int, default=PORT_BASE,
+                    help="redis-server, slapd and postern-tables on this port and the next two")
     o = ap.parse_args()
     tables_bin = os.path.join(o.build, "policyd", "tables", "postern-tables")
     load_bin = os.path.join(o.build, "tests", "bench", "socketmap_load")
@@ -78,7 +80,7 @@ def main():
     procs = []
     slapd = None
     try:
-        redis_port, slapd_port, tables_port = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
+        redis_port, slapd_port, tables_port = o.port_base, o.port_base + 1, o.port_base + 2
         redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind",
                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
                                  stdout=subprocess.DEVNULL)
