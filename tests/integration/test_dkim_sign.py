@@ -356,17 +356,17 @@ class CheckConfigTests(unittest.TestCase):
             key = env.keys.add(DOMAIN, "s1", "rsa", 2048)
             cmd = adapter.command(harness.MilterSpec([key], [DOMAIN]),
                                   env.milter_port, env.milter_dir, None)
-            ok = subprocess.run(cmd + ["--check-config"], text=True,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=30,
-                                env=harness.milter_env())
+
+            def check_config():
+                return subprocess.run(cmd + ["--check-config"], text=True,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, timeout=30,
+                                      env=harness.milter_env())
+            ok = check_config()
             self.assertEqual(ok.returncode, 0,
                              "0600 key refused:\n" + ok.stdout)
             os.chmod(key.path, 0o644)
-            bad = subprocess.run(cmd + ["--check-config"], text=True,
-                                 stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, timeout=30,
-                                env=harness.milter_env())
+            bad = check_config()
             self.assertNotEqual(bad.returncode, 0,
                                 "0644 key accepted:\n" + bad.stdout)
             self.assertIn(key.path, bad.stdout)
