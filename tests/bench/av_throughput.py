@@ -16,11 +16,12 @@ in a zip, so MIME and archive parsing run; timed with smtp-source -F) after a ch
 varied messages (Python smtplib; 2 EICAR) whose replies must be 98 × 250 and 2 × 550.
 
 usage: tests/bench/av_throughput.py [--build DIR] [--messages N] [--sessions N] [--rounds N]
-                                    [--large N] [--skip-large]
+                                    [--large N] [--skip-large] [--port-base N]
 Each configuration is measured --rounds times (interleaved) and the median reported; the
 machine is shared, so rates move by ±20% between runs: compare the side-by-side figures and
 the CPU ms/message, not absolute rates. Work dir on /dev/shm. Needs root, postfix, clamav-daemon,
-clamav-milter. Ports 26120-26129 on 127.0.0.1. Not part of ctest: figures, not pass/fail.
+clamav-milter. Ports --port-base .. +2 (SMTP, sink, milter; default 26120) on 127.0.0.1.
+Not part of ctest: figures, not pass/fail.
 """
 import argparse
 import base64
@@ -39,43 +40,17 @@ import threading
 import time
 import zipfile
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INSTANCE = os.path.join(TOP, "deploy", "postfix-instance")
-SMTP_PORT, SINK_PORT, MILTER_PORT = 26120, 26121, 26122
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (TOP, configuration, cpu_seconds, memory_kib, port_open,  # noqa: E402
+                      smtp_source, wait_for, work_dir)
+
+SMTP_PORT, SINK_PORT, MILTER_PORT = 26120, 26121, 26122  # main() moves them to --port-base
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$"
          b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 
 
-def run(*args, **kw):
-    return subprocess.run(args, check=True, **kw)
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def wait_for(predicate, what, timeout=120):
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise RuntimeError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
-
-
-def port_open(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+    return memory_kib(pid).get("VmRSS", 0)
 
 
 # --------------------------------------------------------------------------
@@ -120,15 +95,6 @@ def message(i):
             f"--b\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n"
             "Content-Transfer-Encoding: base64\r\n\r\n"
             f"{b64}\r\n--b--\r\n").encode()
-
-
-def smtp_source(count, sessions, message_file):
-    """Postfix's smtp-source sending `message_file` `count` times over `sessions` sessions;
-    returns the seconds taken."""
-    start = time.monotonic()
-    run("/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(count), "-F", message_file,
-        "-f", "sender@bench.example", "-t", "rcpt@sink.example", f"127.0.0.1:{SMTP_PORT}")
-    return time.monotonic() - start
 
 
 def send_all(count, sessions, results):
@@ -273,26 +239,6 @@ class ClamavMilter(Scanner):
 # Runs
 
 
-def postfix_up(work, milter_spec, sessions):
-    pdir = os.path.join(work, "postfix")
-    args = [INSTANCE, "init", pdir, "--port", str(SMTP_PORT), "--relay", f"127.0.0.1:{SINK_PORT}",
-            "--set", "smtpd_client_connection_count_limit=0",
-            "--set", "smtpd_client_connection_rate_limit=0",
-            "--set", f"default_process_limit={max(100, sessions + 20)}",
-            "--set", "smtp_connection_cache_on_demand=yes"]
-    if milter_spec:
-        args += ["--milter", milter_spec]
-    run(*args, stdout=subprocess.DEVNULL)
-    run(INSTANCE, "start", pdir, stdout=subprocess.DEVNULL)
-    run(INSTANCE, "sink", pdir, str(SINK_PORT), stdout=subprocess.DEVNULL)
-    return pdir
-
-
-def postfix_down(pdir):
-    run(INSTANCE, "stop", pdir, stdout=subprocess.DEVNULL)
-    run(INSTANCE, "sink-stop", pdir, stdout=subprocess.DEVNULL)
-
-
 def start_scanner(kind, transport, args, db, work):
     if kind == "postern":
         return PosternAv(args.binary, db, work, transport)
@@ -300,11 +246,10 @@ def start_scanner(kind, transport, args, db, work):
 
 
 def measure(label, kind, transport, args, db, work):
-    cdir = tempfile.mkdtemp(prefix=label + "-", dir=work)
-    os.chmod(cdir, 0o755)
-    scanner = start_scanner(kind, transport, args, db, cdir) if kind else None
-    pdir = postfix_up(cdir, scanner.postfix_spec if scanner else None, args.sessions)
-    try:
+    def start_milter(cdir):
+        return start_scanner(kind, transport, args, db, cdir) if kind else None
+    with configuration(work, label, start_milter, args.sessions, SMTP_PORT,
+                       SINK_PORT) as (scanner, _):
         # warm-up and check: 100 varied messages, 2 of them EICAR
         results = {}
         send_all(100, args.sessions, results)
@@ -322,15 +267,12 @@ def measure(label, kind, transport, args, db, work):
         sampler = threading.Thread(target=sample) if scanner else None
         if sampler:
             sampler.start()
-        seconds = smtp_source(args.messages, args.sessions, args.message_file)
+        seconds = smtp_source(SMTP_PORT, args.messages, args.sessions, "sender@bench.example",
+                              "-F", args.message_file)
         done.set()
         if sampler:
             sampler.join()
         cpu = (scanner.cpu() - cpu0) if scanner else 0
-    finally:
-        postfix_down(pdir)
-        if scanner:
-            scanner.stop()
     rate = args.messages / seconds
     cpu_ms = cpu * 1000 / args.messages
     print(f"  {label:15s} {rate:7.0f} msgs/s  CPU {cpu_ms:5.2f} ms/msg  RSS under load "
@@ -387,6 +329,7 @@ def run_db(title, db, args, work):
 
 
 def main():
+    global SMTP_PORT, SINK_PORT, MILTER_PORT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=os.path.join(TOP, "build"))
     parser.add_argument("--messages", type=int, default=2000)
@@ -395,13 +338,14 @@ def main():
     parser.add_argument("--large", type=int, default=500000,
                         help="signatures in the large database (9/10 .ndb, 1/10 .hdb)")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--port-base", type=int, default=SMTP_PORT,
+                        help="SMTP port; sink and milter on the next two")
     args = parser.parse_args()
+    SMTP_PORT, SINK_PORT, MILTER_PORT = args.port_base, args.port_base + 1, args.port_base + 2
     args.binary = os.path.join(args.build, "milters", "av", "postern-av")
     if os.geteuid() != 0:
         sys.exit("av_throughput: needs root (runs a private Postfix)")
-    work = tempfile.mkdtemp(prefix="postern-avbench-",
-                            dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    os.chmod(work, 0o755)
+    work = work_dir("postern-avbench-")
     try:
         args.message_file = os.path.join(work, "message.eml")
         with open(args.message_file, "wb") as f:

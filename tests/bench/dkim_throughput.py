@@ -8,67 +8,27 @@ milter's CPU milliseconds per message (utime+stime from /proc), ratios, and the 
 memory of postern-dkim while 100 SMTP sessions are open at once.
 
 usage: tests/bench/dkim_throughput.py [--build DIR] [--messages N] [--sessions N] [--size BYTES]
-                                     [--rounds N]
+                                     [--rounds N] [--port-base N]
 Each configuration is measured --rounds times, the rounds interleaved, and the median is
 reported (the machine's background load moves single runs by ±20%). The work directory is on
 /dev/shm when there is one, so Postfix's queue fsyncs do not measure the disk.
 Needs root (Postfix), Debian's postfix, opendkim and python3-dkim (deploy/install-deps).
-Ports 24125-24127 on 127.0.0.1. Not part of ctest: figures, not pass/fail.
+Ports --port-base .. +2 (SMTP, sink, milter; default 24125) on 127.0.0.1. Not part of ctest:
+figures, not pass/fail.
 """
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INSTANCE = os.path.join(TOP, "deploy", "postfix-instance")
-SMTP_PORT, SINK_PORT, MILTER_PORT = 24125, 24126, 24127
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (TOP, configuration, cpu_seconds, memory_kib, run,  # noqa: E402
+                      smtp_source, wait_path, wait_port, work_dir)
+
 DOMAIN, SELECTOR = "bench.example", "bench"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def run(*args, **kw):
-    return subprocess.run(args, check=True, **kw)
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def memory_kib(pid):
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values
-
-
-def wait_port(port, timeout=20):
-    import socket
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"port {port} never answered")
-
-
-def wait_path(path, timeout=20):
-    deadline = time.time() + timeout
-    while not os.path.exists(path):
-        if time.time() > deadline:
-            raise RuntimeError(f"{path} never appeared")
-        time.sleep(0.05)
 
 
 class MilterProcess:
@@ -102,9 +62,9 @@ class MilterProcess:
 class Milter(MilterProcess):
     """The signer under test: postern-dkim or opendkim."""
 
-    def __init__(self, kind, transport, work, binary, key_file):
+    def __init__(self, kind, transport, work, binary, key_file, port):
         self.binary, self.key_file = binary, key_file
-        super().__init__(kind, transport, work, MILTER_PORT)
+        super().__init__(kind, transport, work, port)
 
     def command(self, kind, milter_spec, work):
         if kind == "postern":
@@ -120,29 +80,9 @@ class Milter(MilterProcess):
         return ["/usr/sbin/opendkim", "-f", "-x", conf]
 
 
-def postfix_up(work, milter_spec, sessions, smtp_port=SMTP_PORT, sink_port=SINK_PORT,
-               extra_sets=()):
-    """A private Postfix in work/postfix on smtp_port relaying to sink_port, no client limits."""
-    pdir = os.path.join(work, "postfix")
-    args = [INSTANCE, "init", pdir, "--port", str(smtp_port), "--relay", f"127.0.0.1:{sink_port}",
-            "--set", "smtpd_client_connection_count_limit=0",
-            "--set", "smtpd_client_connection_rate_limit=0",
-            "--set", f"default_process_limit={max(100, sessions + 20)}",
-            "--set", "smtp_connection_cache_on_demand=yes"]
-    for setting in extra_sets:
-        args += ["--set", setting]
-    if milter_spec:
-        args += ["--milter", milter_spec]
-    run(*args, stdout=subprocess.DEVNULL)
-    run(INSTANCE, "start", pdir, stdout=subprocess.DEVNULL)
-    return pdir
-
-
-def smtp_source(messages, sessions, size):
-    start = time.monotonic()
-    run("/usr/sbin/smtp-source", "-s", str(sessions), "-l", str(size), "-m", str(messages),
-        "-f", f"sender@{DOMAIN}", "-t", "rcpt@sink.example", f"127.0.0.1:{SMTP_PORT}")
-    return time.monotonic() - start
+def ports(args):
+    """(SMTP, sink, milter) ports: --port-base and the next two."""
+    return args.port_base, args.port_base + 1, args.port_base + 2
 
 
 def signed_fraction(sink_dir, sample=50):
@@ -156,23 +96,21 @@ def signed_fraction(sink_dir, sample=50):
 
 
 def measure(label, kind, transport, args, work, key_file):
-    cdir = tempfile.mkdtemp(prefix=label + "-", dir=work)
-    os.chmod(cdir, 0o755)
-    milter = Milter(kind, transport, cdir, args.binary, key_file) if kind else None
-    pdir = postfix_up(cdir, milter.postfix_spec if milter else None, args.sessions)
-    run(INSTANCE, "sink", pdir, str(SINK_PORT), stdout=subprocess.DEVNULL)
-    try:
-        smtp_source(min(200, args.messages), args.sessions, args.size)  # warm up
+    smtp_port, sink_port, milter_port = ports(args)
+
+    def start_milter(cdir):
+        return Milter(kind, transport, cdir, args.binary, key_file, milter_port) if kind else None
+    with configuration(work, label, start_milter, args.sessions, smtp_port,
+                       sink_port) as (milter, pdir):
+        source = ("-l", str(args.size))
+        smtp_source(smtp_port, min(200, args.messages), args.sessions, f"sender@{DOMAIN}",
+                    *source)  # warm up
         cpu0 = cpu_seconds(milter.proc.pid) if milter else 0
-        seconds = smtp_source(args.messages, args.sessions, args.size)
+        seconds = smtp_source(smtp_port, args.messages, args.sessions, f"sender@{DOMAIN}",
+                              *source)
         cpu = (cpu_seconds(milter.proc.pid) - cpu0) if milter else 0
         time.sleep(1)
         signed, sampled = signed_fraction(os.path.join(pdir, "sink"))
-    finally:
-        run(INSTANCE, "stop", pdir, stdout=subprocess.DEVNULL)
-        run(INSTANCE, "sink-stop", pdir, stdout=subprocess.DEVNULL)
-        if milter:
-            milter.stop()
     rate = args.messages / seconds
     cpu_ms = cpu * 1000 / args.messages
     print(f"  {label:15s} {rate:8.0f} msgs/s   milter CPU {cpu_ms:5.2f} ms/msg   "
@@ -183,27 +121,23 @@ def measure(label, kind, transport, args, work, key_file):
 
 
 def memory_under_load(args, work, key_file, sessions=100):
-    cdir = tempfile.mkdtemp(prefix="memory-", dir=work)
-    os.chmod(cdir, 0o755)
-    milter = Milter("postern", "tcp", cdir, args.binary, key_file)
-    pdir = postfix_up(cdir, milter.postfix_spec, sessions)
-    run(INSTANCE, "sink", pdir, str(SINK_PORT), stdout=subprocess.DEVNULL)
-    idle = memory_kib(milter.proc.pid)["VmRSS"]
-    peak = 0
-    try:
+    smtp_port, sink_port, milter_port = ports(args)
+
+    def start_milter(cdir):
+        return Milter("postern", "tcp", cdir, args.binary, key_file, milter_port)
+    with configuration(work, "memory", start_milter, sessions, smtp_port,
+                       sink_port) as (milter, _):
+        idle = memory_kib(milter.proc.pid)["VmRSS"]
+        peak = 0
         source = subprocess.Popen(["/usr/sbin/smtp-source", "-s", str(sessions), "-l",
                                    str(args.size), "-m", str(sessions * 10), "-f",
                                    f"sender@{DOMAIN}", "-t", "rcpt@sink.example",
-                                   f"127.0.0.1:{SMTP_PORT}"])
+                                   f"127.0.0.1:{smtp_port}"])
         while source.poll() is None:
             peak = max(peak, memory_kib(milter.proc.pid)["VmRSS"])
             time.sleep(0.02)
         threads = len(os.listdir(f"/proc/{milter.proc.pid}/task"))
         hwm = memory_kib(milter.proc.pid)["VmHWM"]
-    finally:
-        run(INSTANCE, "stop", pdir, stdout=subprocess.DEVNULL)
-        run(INSTANCE, "sink-stop", pdir, stdout=subprocess.DEVNULL)
-        milter.stop()
     print(f"postern-dkim memory: idle RSS {idle / 1024:.1f} MiB, peak RSS with {sessions} SMTP "
           f"sessions {peak / 1024:.1f} MiB (VmHWM {hwm / 1024:.1f} MiB, {threads} threads after)")
 
@@ -215,13 +149,13 @@ def main():
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=10240)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--port-base", type=int, default=24125,
+                        help="SMTP port; sink and milter on the next two")
     args = parser.parse_args()
     args.binary = os.path.join(args.build, "milters", "dkim", "postern-dkim")
     if os.geteuid() != 0:
         sys.exit("dkim_throughput: needs root (runs a private Postfix)")
-    work = tempfile.mkdtemp(prefix="postern-bench-",
-                            dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    os.chmod(work, 0o755)
+    work = work_dir("postern-bench-")
     try:
         keys = os.path.join(work, "keys")
         os.makedirs(keys, mode=0o700)

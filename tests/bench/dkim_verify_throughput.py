@@ -41,7 +41,6 @@ Figures of the last run: tests/bench/README.md.
 """
 import argparse
 import base64
-import fcntl
 import os
 import shlex
 import shutil
@@ -49,17 +48,16 @@ import signal
 import smtplib
 import socket
 import statistics
-import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from multiprocessing import Pool
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dkim_throughput  # noqa: E402
-from dkim_throughput import CLK_TCK, INSTANCE, TOP, MilterProcess, run  # noqa: E402
+from benchlib import (TOP, configuration, cpu_split, private_namespace_resolver,  # noqa: E402
+                      run, work_dir)
+from dkim_throughput import MilterProcess  # noqa: E402
 
 DOMAIN, SELECTOR = "bench.example", "bench"
 AUTHSERV_ID = "mx.bench.test"
@@ -103,27 +101,10 @@ def make_key(work):
 # the private namespace and its DNS server
 
 
-def bring_lo_up():
-    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        ifr = struct.pack("16sh", b"lo", 0)
-        flags = struct.unpack("16sh", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
-    finally:
-        s.close()
-
-
 def prepare_namespace(work):
     """Loopback up; /etc/resolv.conf (bind-mounted, this namespace only) names our unbound."""
-    ifaces = sorted(name for _, name in socket.if_nameindex())
-    if ifaces != ["lo"]:
-        sys.exit(f"dkim_verify_throughput: not in a private network namespace ({ifaces})")
-    bring_lo_up()
-    resolv = os.path.join(work, "resolv.conf")
-    with open(resolv, "w") as f:
-        f.write(f"nameserver {DNS_ADDRESS}\noptions timeout:1 attempts:1\n")
-    run("mount", "--bind", resolv, "/etc/resolv.conf")
+    private_namespace_resolver(work, "dkim_verify_throughput", DNS_ADDRESS,
+                               "timeout:1 attempts:1")
 
 
 def txt_rdata(text):
@@ -240,12 +221,6 @@ class Milter(MilterProcess):
         raise RuntimeError("callgrind dump not found")
 
 
-def postfix_up(work, milter_spec, args):
-    return dkim_throughput.postfix_up(work, milter_spec, args.sessions, args.port_base,
-                                      args.port_base + 1,
-                                      extra_sets=["relay_domains=sink.example"])
-
-
 def send_corpus(corpus, messages, sessions, smtp_port):
     """Send `messages` messages (the corpus cycled), one per SMTP connection, from `sessions`
     threads; each connection claims an external client address with XCLIENT."""
@@ -300,22 +275,15 @@ def ar_pass(sink_dir):
     return passed, len(files)
 
 
-def cpu_split(pid):
-    """(user, system) CPU seconds of process `pid` and its threads, from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
-
-
 def measure(label, kind, transport, args, work, corpus):
     """One configuration: (msgs/s, milter CPU ms/msg, milter instructions/msg or None)."""
-    cdir = tempfile.mkdtemp(prefix=label + "-", dir=work)
-    os.chmod(cdir, 0o755)
-    milter = Milter(kind, transport, cdir, args) if kind else None
-    pdir = postfix_up(cdir, milter.postfix_spec if milter else None, args)
-    run(INSTANCE, "sink", pdir, str(args.port_base + 1), stdout=subprocess.DEVNULL)
     instructions = None
-    try:
+
+    def start_milter(cdir):
+        return Milter(kind, transport, cdir, args) if kind else None
+    with configuration(work, label, start_milter, args.sessions, args.port_base,
+                       args.port_base + 1,
+                       extra_sets=["relay_domains=sink.example"]) as (milter, pdir):
         warm = min(200, args.messages)
         send_corpus(corpus, warm, args.sessions, args.port_base)  # warm-up, fills DNS caches
         if milter and args.instructions:
@@ -332,11 +300,6 @@ def measure(label, kind, transport, args, work, corpus):
         while len(os.listdir(sink)) < warm + args.messages and time.time() < deadline:
             time.sleep(0.2)
         passed, delivered = ar_pass(sink)
-    finally:
-        run(INSTANCE, "stop", pdir, stdout=subprocess.DEVNULL)
-        run(INSTANCE, "sink-stop", pdir, stdout=subprocess.DEVNULL)
-        if milter:
-            milter.stop()
     rate = args.messages / seconds
     cpu_ms = cpu * 1000 / args.messages
     extra = f"   {instructions / 1e6:6.3f} M instructions/msg" if instructions else ""
@@ -431,9 +394,7 @@ def main(argv):
         return subprocess.call(["unshare", "--net", "--mount", "--fork", "--kill-child", "--",
                                 sys.executable, os.path.abspath(__file__), INNER_FLAG] + argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    work = tempfile.mkdtemp(prefix="postern-vbench-",
-                            dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    os.chmod(work, 0o755)
+    work = work_dir("postern-vbench-")
     try:
         prepare_namespace(work)
         bench(args, work)

@@ -39,6 +39,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from redis_server import RedisServer  # noqa: E402
 from slapd_server import SlapdServer  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, wait_port  # noqa: E402
 
 DOMAIN = "bench.example"
 
@@ -54,24 +56,6 @@ def users_ldif(n):
     return "".join(out)
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_port(port, timeout=15):
-    import socket
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on %d" % port)
-
-
 class Daemon:
     def __init__(self, build, tmp, slapd, port, extra=()):
         self.port = port
@@ -83,7 +67,7 @@ class Daemon:
              "--ldap-search-base", slapd.suffix, "--ldap-bind-dn", slapd.reader_dn,
              "--ldap-bind-password", slapd.reader_password] + list(extra),
             stdout=self.log, stderr=self.log)
-        wait_port(port)
+        wait_port(port, 15)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

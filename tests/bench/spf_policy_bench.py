@@ -64,26 +64,24 @@ builds: load average 10-16 during the run; 20 connections, 10 s warm runs, --col
 """
 import argparse
 import ctypes
-import fcntl
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import socketserver
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, private_namespace_resolver, wait_port  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ZONE_SERVER = os.path.join(TOP, "tests", "dns", "zone_server.py")
 INSTALL_DEPS = os.path.join(TOP, "deploy", "install-deps")
 INNER_FLAG = "--inner-namespace"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 POSTERN_PORT, BRIDGE_PORT = 23031, 23032  # inside the private namespace; in our range anyway
 METRICS_PORT = 23033  # postern-spf's /metrics: server-side latency and result-cache counters
 UNBOUND = "/usr/sbin/unbound"
@@ -191,26 +189,8 @@ def die_with_parent():
         pass
 
 
-def bring_lo_up():
-    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        ifr = struct.pack("16sh", b"lo", 0)
-        flags = struct.unpack("16sh", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
-    finally:
-        s.close()
-
-
 def prepare_namespace(tmp):
-    ifaces = sorted(name for _, name in socket.if_nameindex())
-    if ifaces != ["lo"]:
-        sys.exit("spf_policy_bench: not in a private network namespace (%s)" % ifaces)
-    bring_lo_up()
-    resolv = os.path.join(tmp, "resolv.conf")
-    with open(resolv, "w") as f:
-        f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
-    subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
+    private_namespace_resolver(tmp, "spf_policy_bench", "127.0.0.1", "timeout:1 attempts:2")
     nss = os.path.join(tmp, "nsswitch.conf")
     with open(nss, "w") as f:
         f.write("hosts: files dns\n")
@@ -233,28 +213,6 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-
-
-def wait_accepting(port, proc, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with status %s" % (proc.args[0], proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing accepts on port %d" % port)
-
-
-def cpu_seconds(pid, children=False):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime + cstime: reaped policyd-spf
-    return ticks / CLK_TCK
 
 
 def runqueue_wait_seconds(pid):
@@ -401,14 +359,14 @@ class Bench:
         results = {}
         proc = start_fn()
         try:
-            wait_accepting(port, proc)
+            wait_port(port, 15.0, proc)
             r = self.measure(name + " cold", port, proc.pid, children, self.cold_file, ["--unique"])
             results["cold"] = r
         finally:
             stop(proc)
         proc = start_fn()
         try:
-            wait_accepting(port, proc)
+            wait_port(port, 15.0, proc)
             self.measure(name + " warm-up", port, proc.pid, children, self.warm_file,
                          warm_extra + ["--seed", "7"])
             results["warm"] = self.measure(name + " warm", port, proc.pid, children, self.warm_file,
@@ -482,7 +440,7 @@ class Bench:
         open(self.dns_log_path, "ab").close()
         log = open(os.path.join(self.tmp, "unbound.stderr"), "ab")
         self.dns = start([UNBOUND, "-d", "-c", conf], log)
-        wait_accepting(53, self.dns, timeout=60.0)
+        wait_port(53, 60.0, self.dns)
 
     def table(self, results):
         print()

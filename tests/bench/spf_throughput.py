@@ -27,39 +27,23 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import harness  # noqa: E402  (ZoneServer, PolicyDaemon, wait_port)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_seconds, memory_kib, work_dir  # noqa: E402
 
 INSTANCE = os.path.join(TOP, "deploy", "postfix-instance")
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 SMTP_SINK = "/usr/sbin/smtp-sink"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SENDER = "bench@bench.example"
 ZONE = {
     "bench.example": {"TXT": ["v=spf1 include:_spf.bench.example -all"]},
     "_spf.bench.example": {"TXT": ["v=spf1 ip4:10.0.0.0/8 ip4:127.0.0.0/8 -all"]},
 }
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def memory_kib(pid):
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values
 
 
 def tcp_connections(port):
@@ -103,9 +87,7 @@ def main():
         sys.exit("needs root (private Postfix instance)")
     smtp_port, sink_port, policy_port, dns_port = (args.port_base + i for i in range(4))
 
-    root = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    work = tempfile.mkdtemp(prefix="postern-spf-bench-", dir=root)
-    os.chmod(work, 0o755)
+    work = work_dir("postern-spf-bench-")
     pdir = os.path.join(work, "postfix")
     dns = spf = sink = None
     errors = []

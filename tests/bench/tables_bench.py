@@ -33,7 +33,7 @@ are low and noisy — the CPU columns are the steadier figures):
 (postmap: one client, lookups one after the other, 5000 keys of which 2543 exist; the
 postmap rows give no p99: postmap -q - reports no per-lookup time.)
 
-Ports 28900..28909 (the tables engineer's range). Needs redis-server, slapd, postfix-ldap,
+Ports --port-base .. +2 (default 28900). Needs redis-server, slapd, postfix-ldap,
 postfix-lmdb. Figures depend on the load of the machine: compare the rows of one run, and the
 CPU ms per lookup more than the rates.
 """
@@ -50,27 +50,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import slapd_server  # noqa: E402
+sys.path.insert(0, HERE)
+from benchlib import cpu_seconds, wait_port  # noqa: E402
 
 PORT_BASE = 28900
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def wait_port(port, timeout=10):
-    import socket
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("port %d does not answer" % port)
 
 
 def resp(*args):
@@ -88,6 +71,8 @@ def main():
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--postmap-keys", type=int, default=5000)
+    ap.add_argument("--port-base", type=int, default=PORT_BASE,
+                    help="redis-server, slapd and postern-tables on this port and the next two")
     o = ap.parse_args()
     tables_bin = os.path.join(o.build, "policyd", "tables", "postern-tables")
     load_bin = os.path.join(o.build, "tests", "bench", "socketmap_load")
@@ -95,12 +80,12 @@ def main():
     procs = []
     slapd = None
     try:
-        redis_port, slapd_port, tables_port = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
+        redis_port, slapd_port, tables_port = o.port_base, o.port_base + 1, o.port_base + 2
         redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind",
                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
                                  stdout=subprocess.DEVNULL)
         procs.append(redis)
-        wait_port(redis_port)
+        wait_port(redis_port, 10)
         users = ["user%d" % i for i in range(o.keys)]
         cmds = b"".join(resp("SET", "VALI:%s@example.com" % u, "%s@example.org" % u)
                         for u in users)
@@ -132,7 +117,7 @@ def main():
              "query_filter=(proxyAddresses=smtp:%s) result_attribute=mail"],
             stderr=open(os.path.join(tmp, "tables.log"), "w"))
         procs.append(tables)
-        wait_port(tables_port)
+        wait_port(tables_port, 10)
         slapd_pid = slapd.proc.pid
 
         rnd = random.Random(1)

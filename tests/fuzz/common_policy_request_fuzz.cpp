@@ -8,11 +8,10 @@
 // limits, and serialized then parsed again gives the same attributes.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "chunked_feed.hpp"
 #include "common/policy.hpp"
 
 namespace {
@@ -31,37 +30,7 @@ PolicyLimits fuzz_limits() {
   return limits;
 }
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-// Every request and the final error ("" when none) from feeding `text` in `chunk`-byte pieces.
-struct Run {
-  std::vector<PolicyRequest> requests;
-  std::string error;
-};
-
-Run parse_all(std::string_view text, size_t chunk) {
-  Run run;
-  PolicyRequestParser parser(fuzz_limits());
-  for (size_t at = 0; at < text.size(); at += chunk) {
-    std::string_view piece = text.substr(at, chunk);
-    while (!piece.empty()) {
-      size_t consumed = 0;
-      State state = parser.feed(piece, consumed);
-      check(consumed <= piece.size());
-      if (state == State::Error) {
-        check(!parser.error().empty());
-        run.error = parser.error();
-        return run;
-      }
-      check(state == State::Complete || consumed == piece.size());
-      if (state == State::Complete) run.requests.push_back(parser.take());
-      piece.remove_prefix(consumed);
-    }
-  }
-  return run;
-}
+using postern::fuzz::check;
 
 void check_round_trip(const PolicyRequest& request) {
   PolicyLimits limits = fuzz_limits();
@@ -84,16 +53,16 @@ std::string line_of(const std::string& error) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  size_t chunk = data[0] % 17 + 1;
-  std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  Run whole = parse_all(text, text.size() + 1);
-  Run pieces = parse_all(text, chunk);
+  // Every request and the final error ("" when none), fed whole and in chunks.
+  auto runs = postern::fuzz::feed_whole_and_chunked(
+      data, size, [] { return PolicyRequestParser(fuzz_limits()); });
+  if (!runs) return 0;
+  const auto& [whole, pieces] = *runs;
   check(line_of(whole.error) == line_of(pieces.error));
-  check(whole.requests.size() == pieces.requests.size());
-  for (size_t i = 0; i < whole.requests.size(); ++i) {
-    check(whole.requests[i].attributes() == pieces.requests[i].attributes());
-    check_round_trip(whole.requests[i]);
+  check(whole.items.size() == pieces.items.size());
+  for (size_t i = 0; i < whole.items.size(); ++i) {
+    check(whole.items[i].attributes() == pieces.items[i].attributes());
+    check_round_trip(whole.items[i]);
   }
   return 0;
 }

@@ -12,11 +12,11 @@
 // '@' of the key plus two (virtual: at most two).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "chunked_feed.hpp"
 #include "common/socketmap.hpp"
 #include "policyd/tables/maps.hpp"
 
@@ -26,36 +26,7 @@ using postern::NetstringParser;
 using State = NetstringParser::State;
 constexpr size_t kMaxPayload = 64;  // small, so the fuzzer reaches the cap quickly
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-struct Run {
-  std::vector<std::string> payloads;
-  std::string error;
-};
-
-Run parse_all(std::string_view text, size_t chunk) {
-  Run run;
-  NetstringParser parser(kMaxPayload);
-  for (size_t at = 0; at < text.size(); at += chunk) {
-    std::string_view piece = text.substr(at, chunk);
-    while (!piece.empty()) {
-      size_t consumed = 0;
-      State state = parser.feed(piece, consumed);
-      check(consumed <= piece.size());
-      if (state == State::Error) {
-        check(!parser.error().empty());
-        run.error = parser.error();
-        return run;
-      }
-      check(state == State::Complete || consumed == piece.size());
-      if (state == State::Complete) run.payloads.push_back(parser.take());
-      piece.remove_prefix(consumed);
-    }
-  }
-  return run;
-}
+using postern::fuzz::check;
 
 void check_payload(const std::string& payload) {
   check(payload.size() <= kMaxPayload);
@@ -98,13 +69,12 @@ void check_payload(const std::string& payload) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  size_t chunk = data[0] % 17 + 1;
-  std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  Run whole = parse_all(text, text.size() + 1);
-  Run pieces = parse_all(text, chunk);
+  auto runs = postern::fuzz::feed_whole_and_chunked(data, size,
+                                                    [] { return NetstringParser(kMaxPayload); });
+  if (!runs) return 0;
+  const auto& [whole, pieces] = *runs;
   check(whole.error == pieces.error);
-  check(whole.payloads == pieces.payloads);
-  for (const std::string& payload : whole.payloads) check_payload(payload);
+  check(whole.items == pieces.items);
+  for (const std::string& payload : whole.items) check_payload(payload);
   return 0;
 }

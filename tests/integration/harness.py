@@ -30,6 +30,7 @@ block: SMTPD_OFF 0, SINK_OFF 1, MILTER_OFF 2, AUX_OFF 3, POLICY_OFF 4, DNS_OFF 5
 """
 
 import base64
+import contextlib
 import email.parser
 import email.policy
 import os
@@ -83,9 +84,13 @@ def run(cmd, check=True, **kw):
     return p
 
 
-def wait_port(port, timeout):
+def wait_port(port, timeout, proc=None):
+    """True once 127.0.0.1:`port` accepts a connection; False after `timeout` s, or as soon
+    as `proc` (a Popen, when given) has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return True
@@ -104,6 +109,51 @@ def port_free(port):
         return False
     finally:
         s.close()
+
+
+def read_log(path):
+    """The text of the log file at `path` (undecodable bytes replaced); "" when it cannot be
+    read (not written yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def wait_log_line(read, needles, timeout=5.0, interval=0.1):
+    """The first line of read() (a function returning log text) that contains every string
+    in `needles`, polling every `interval` s; None when none did after `timeout` s (read
+    once more at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in read().splitlines():
+            if all(n in line for n in needles):
+                return line
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
+
+
+def daemon_binary(variable):
+    """The path of a program under test from the environment variable `variable` (set by
+    tests/integration/<daemon>.cmake): unittest.SkipTest when unset, RuntimeError when the
+    file is not executable."""
+    binary = os.environ.get(variable, "")
+    if not binary:
+        raise unittest.SkipTest("%s not set" % variable)
+    if not os.access(binary, os.X_OK):
+        raise RuntimeError("%s is not executable" % binary)
+    return binary
+
+
+def policy_restrictions(spec, after=""):
+    """The smtpd_recipient_restrictions setting (a --set for Env.start_postfix) that asks the
+    policy service at `spec` (e.g. PolicyDaemon.postfix_spec) first, then `after` (a
+    restriction list ending in ", " or ""), then permit_mynetworks and
+    reject_unauth_destination (Postfix SMTPD_POLICY_README)."""
+    return ("smtpd_recipient_restrictions = check_policy_service %s, %s"
+            "permit_mynetworks, reject_unauth_destination" % (spec, after))
 
 
 # --------------------------------------------------------------------------
@@ -339,12 +389,7 @@ class FaultMilter:
 
 
 def fault_milter_adapter():
-    binary = os.environ.get("POSTERN_IT_FAULT_MILTER_BIN", "")
-    if not binary:
-        raise unittest.SkipTest("POSTERN_IT_FAULT_MILTER_BIN not set")
-    if not os.access(binary, os.X_OK):
-        raise RuntimeError("%s is not executable" % binary)
-    return FaultMilter(binary)
+    return FaultMilter(daemon_binary("POSTERN_IT_FAULT_MILTER_BIN"))
 
 
 def milter_env():
@@ -445,17 +490,8 @@ def reap_stale(base):
         if os.path.isdir(pf):
             run([POSTFIX_INSTANCE, "stop", pf], check=False)
             run([POSTFIX_INSTANCE, "sink-stop", pf], check=False)
-        try:
-            with open(os.path.join(d, "milter", "pid")) as f:
-                pid = int(f.read())
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                mine = d.encode() in f.read()
-            # milters run in TMP/milter (fault_milter names no path of d)
-            mine = mine or os.readlink("/proc/%d/cwd" % pid).startswith(d)
-            if mine:
-                os.killpg(pid, signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
+        # milters run in TMP/milter (fault_milter names no path of d)
+        kill_own_group(os.path.join(d, "milter", "pid"), d)
         for pidfile in glob.glob(os.path.join(d, "procs", "*.pid")):
             kill_own_group(pidfile, d)
         if os.environ.get("POSTERN_IT_KEEP") != "1":
@@ -497,6 +533,29 @@ class MarksEnvFailed:
         return out
 
 
+class ClassEnv(MarksEnvFailed):
+    """unittest.TestCase mixin for a class that shares one Env, `cls.env`, set up in its
+    setUpClass (see Env.starting): tearDownClass closes it; assertLogged waits for a line of
+    the milter's stderr."""
+
+    env = None
+    log_name = "milter"  # for assertLogged's failure message
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.env is not None:
+            cls.env.close()
+
+    def assertLogged(self, *needles, timeout=5.0):
+        """Some line of the milter's stderr contains all `needles` within `timeout` s;
+        returns it."""
+        line = wait_log_line(self.env.milter_stderr, needles, timeout)
+        if line is None:
+            self.fail("no %s log line with %r in:\n%s"
+                      % (self.log_name, needles, self.env.milter_stderr()[-4000:]))
+        return line
+
+
 class Env:
     """Temp dir + smtp-sink + private Postfix (+ milter, started separately
     with start_milter). Use as a context manager or call close()."""
@@ -530,6 +589,7 @@ class Env:
         self._postfix_started = False
         self._seen_sink_files = set()
         self.failed = False
+        self._services = []
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -581,7 +641,7 @@ class Env:
             if wfd is not None:
                 os.close(wfd)
                 wfd = None
-                if not self._wait_ready_fd(rfd, timeout):
+                if not wait_ready_fd(rfd, self.milter_proc, timeout):
                     rc = self.milter_proc.poll()
                     raise RuntimeError(
                         "milter exited with %s before ready" % rc
@@ -596,23 +656,6 @@ class Env:
         finally:
             if rfd is not None:
                 os.close(rfd)
-
-    def _wait_ready_fd(self, rfd, timeout):
-        import select
-        deadline = time.monotonic() + timeout
-        buf = b""
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([rfd], [], [], 0.1)
-            if r:
-                chunk = os.read(rfd, 64)
-                if not chunk:        # writer closed without newline
-                    return False
-                buf += chunk
-                if b"\n" in buf:
-                    return True
-            if self.milter_proc.poll() is not None:
-                return False
-        return False
 
     def stop_milter(self, sig=None, wait=True):
         """Stop the milter: the adapter's stop signal (SIGTERM unless it says
@@ -631,14 +674,7 @@ class Env:
                 pass
 
         def finish():
-            try:
-                p.wait(8)       # libmilter notices SIGTERM within ~5 s
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait(5)
+            wait_group(p, 8)  # libmilter notices SIGTERM within ~5 s
         if wait:
             finish()
         return finish
@@ -647,7 +683,47 @@ class Env:
         self.stop_milter()
         self.start_milter()
 
+    def own(self, service, show_log=False):
+        """Let close() stop `service` (an object with stop()); with show_log, its log() (and
+        log_path) is printed when the environment failed. Services are stopped in the
+        reverse order of own(), before the milter and Postfix. Returns `service`."""
+        self._services.append((service, show_log))
+        return service
+
+    def start_zone_server(self, zone):
+        """A ZoneServer serving `zone` on the block's DNS port, started and owned."""
+        dns = self.own(ZoneServer(self.tmp, self.base + DNS_OFF, zone))
+        dns.start()
+        return dns
+
+    def start_policy_daemon(self, name, binary, args=()):
+        """A PolicyDaemon `name` on the block's policy port, started and owned."""
+        daemon = self.own(PolicyDaemon(self.tmp, name, binary, self.base + POLICY_OFF, args),
+                          show_log=True)
+        daemon.start()
+        return daemon
+
+    @contextlib.contextmanager
+    def starting(self):
+        """with env.starting(): the set-up of a test class. An exception marks the Env as
+        failed and closes it (stopping what was started, printing the logs), then
+        propagates."""
+        try:
+            yield self
+        except BaseException:
+            self.failed = True
+            self.close()
+            raise
+
     def close(self):
+        for service, _ in reversed(self._services):
+            service.stop()
+        if self.failed:
+            for service, show_log in self._services:
+                if show_log:
+                    sys.stderr.write("\n===== %s stderr (%s) =====\n%s"
+                                     % (service.name, service.log_path, service.log()[-20000:]))
+        self._services = []
         # Overlap libmilter's SIGTERM latency with stopping Postfix and the
         # sink (each takes ~1-2 s) instead of paying them in turn.
         finish_milter = self.stop_milter(wait=False)
@@ -692,18 +768,10 @@ class Env:
         return os.path.join(self.pfdir, "log", "postfix.log")
 
     def postfix_log(self):
-        try:
-            with open(self.postfix_log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.postfix_log_path)
 
     def milter_stderr(self):
-        try:
-            with open(self.milter_log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.milter_log)
 
     # -- sending -----------------------------------------------------------
 
@@ -803,6 +871,51 @@ class Env:
 
     def send_and_wait(self, message, **kw):
         return self.wait_delivered(self.submit(message, **kw))
+
+    def transaction(self, mail_from, rcpts, data, xclient=None, helo="client.example",
+                    accept=(250, 251), rcpt_command=False):
+        """One SMTP transaction that may stop at RCPT: MAIL FROM (raises SmtpError unless
+        250), RCPT TO for each of `rcpts`, then, when some RCPT reply code is in `accept`,
+        DATA with `data` (raises SmtpError unless 250); otherwise RSET. rcpt_command=True
+        sends each address verbatim as "RCPT TO:<address>" (smtplib's rcpt() would quote
+        it). Returns ([(RCPT code, text)], Postfix queue id or None)."""
+        s = self.connect(xclient=xclient, helo=helo)
+        try:
+            code, msg = s.mail(mail_from)
+            if code != 250:
+                raise SmtpError("MAIL", code, msg.decode(errors="replace"))
+            replies = []
+            for r in rcpts:
+                if rcpt_command:
+                    code, msg = s.docmd("RCPT TO:<%s>" % r)
+                else:
+                    code, msg = s.rcpt(r)
+                replies.append((code, msg.decode(errors="replace")))
+            if not any(c in accept for c, _ in replies):
+                s.rset()
+                return replies, None
+            code, msg = s.data(data)
+            text = msg.decode(errors="replace")
+            if code != 250:
+                raise SmtpError("end of DATA", code, text)
+            return replies, re.search(r"queued as ([0-9A-Za-z]+)", text).group(1)
+        finally:
+            try:
+                s.quit()
+            except Exception:
+                s.close()
+
+    def held_file(self, queue_id, timeout=10.0):
+        """The path of `queue_id` in Postfix's hold queue once it is there (a milter's
+        quarantine, HOLD); AssertionError after `timeout` s."""
+        path = os.path.join(self.pfdir, "queue", "hold", queue_id)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise AssertionError("%s not in the hold queue:\n%s"
+                                     % (queue_id, self.queue_empty()[1]))
+            time.sleep(0.1)
+        return path
 
     def queue_empty(self):
         p = self.pfi("queue", self.pfdir, check=False)
@@ -915,6 +1028,12 @@ def stop_group(proc, sig=signal.SIGTERM, timeout=5.0):
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
+    wait_group(proc, timeout)
+
+
+def wait_group(proc, timeout):
+    """Wait up to `timeout` seconds for `proc` (started with start_new_session=True) to exit;
+    then SIGKILL its process group and reap it."""
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -997,12 +1116,7 @@ class ZoneServer:
 def spf_binary():
     """Path of postern-spf (POSTERN_IT_SPF_BIN, set by CMake); skip when
     unset."""
-    binary = os.environ.get("POSTERN_IT_SPF_BIN", "")
-    if not binary:
-        raise unittest.SkipTest("POSTERN_IT_SPF_BIN not set")
-    if not os.access(binary, os.X_OK):
-        raise RuntimeError("%s is not executable" % binary)
-    return binary
+    return daemon_binary("POSTERN_IT_SPF_BIN")
 
 
 class PolicyDaemon:
@@ -1059,11 +1173,7 @@ class PolicyDaemon:
         stop_group(p, sig)
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def events(self, event, **fields):
         """Log lines of `event` whose key=value fields include `fields`

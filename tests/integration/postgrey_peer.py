@@ -24,16 +24,17 @@ first in the library list).
 
 postgrey runs as root (--user/--group root) in the foreground with a private --dbdir in the
 temp dir, listening on --inet=127.0.0.1:PORT, its log (stderr) in TMP/postgrey/stderr.log.
-Stdlib only; every process is stopped (process group) by stop(), safe to call twice.
+Stdlib and harness.py only; every process is stopped (process group) by stop(), safe to call twice.
 """
 
 import calendar
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
+
+import harness
 
 POSTGREY = "/usr/sbin/postgrey"
 LIBFAKETIME_DIRS = ("/usr/lib/x86_64-linux-gnu/faketime", "/usr/lib/aarch64-linux-gnu/faketime",
@@ -156,37 +157,6 @@ def decision(action):
     return (verb, None)
 
 
-def _wait_port(port, proc, timeout, name):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with status %s" % (name, proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("%s: nothing accepts on port %d after %ss" % (name, port, timeout))
-
-
-def _stop_group(proc, timeout=5.0):
-    if proc is None:
-        return
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(5)
-
-
 class _Service:
     """A policy service process on 127.0.0.1:port, its own dir TMP/NAME, stderr in
     TMP/NAME/stderr.log, in its own process group."""
@@ -208,7 +178,7 @@ class _Service:
 
     def start(self, timeout=20.0):
         cmd = self.command()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTERN_")}
+        env = harness.milter_env()
         if self.clock is not None:
             env.update(self.clock.env(self.env_binary()))
         with open(self.log_path, "ab") as log:
@@ -216,27 +186,24 @@ class _Service:
             log.flush()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=env, cwd=self.dir, start_new_session=True)
-        try:
-            _wait_port(self.port, self.proc, timeout, self.name)
-        except Exception:
+        if not harness.wait_port(self.port, timeout, proc=self.proc):
+            rc = self.proc.poll()
             self.stop()
-            raise
+            raise RuntimeError("%s exited with status %s" % (self.name, rc) if rc is not None
+                               else "%s: nothing accepts on port %d after %ss"
+                               % (self.name, self.port, timeout))
         return self
 
     def stop(self):
         p, self.proc = self.proc, None
-        _stop_group(p)
+        harness.stop_group(p)
 
     @property
     def pid(self):
         return self.proc.pid if self.proc else None
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return harness.read_log(self.log_path)
 
 
 class Postgrey(_Service):

@@ -9,6 +9,7 @@ removed by stop() (call it in tearDown / addCleanup, it is safe to call twice).
     s = RedisSentinel(port3, "mymaster", master_port=port)
     s.url([s2])                      # "redis-sentinel://127.0.0.1:P3,.../mymaster"
     s.wait_master(port2)             # after killing the master: wait for the failover
+    master, replica, s = start_replicated(base, "mymaster", self.addCleanup)  # ports base..+2
 
 Stdlib only; talks RESP itself (redis-cli is not needed). Processes die with
 the test process group if the test is killed (see stop_all()).
@@ -211,3 +212,21 @@ class RedisSentinel(_Process):
     def url(self, others=(), db=0):
         hosts = ",".join("127.0.0.1:%d" % s.port for s in (self,) + tuple(others))
         return "redis-sentinel://%s/%s/%d" % (hosts, self.master_name, db)
+
+
+def start_replicated(base, master_name, add_cleanup):
+    """A master on 127.0.0.1:`base`, its replica on base+1 and a Sentinel on base+2 that
+    monitors it as `master_name`; each handed to `add_cleanup` (e.g. TestCase.addCleanup)
+    for its stop(), then started. Returns (master, replica, sentinel) once the replica's link
+    is up and the Sentinel reports the master."""
+    master = RedisServer(base)
+    replica = RedisServer(base + 1, replicaof=base)
+    sentinel = RedisSentinel(base + 2, master_name, base)
+    for p in (master, replica, sentinel):
+        add_cleanup(p.stop)
+    master.start()
+    replica.start()
+    replica.wait_replicating()
+    sentinel.start()
+    sentinel.wait_master(base)
+    return master, replica, sentinel

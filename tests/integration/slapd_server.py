@@ -18,10 +18,10 @@ Python 3 stdlib; run with /usr/bin/python3. Needs slapd and ldap-utils (deploy/i
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
+
+import harness
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -74,24 +74,8 @@ READER_DN = "cn=reader," + SUFFIX
 READER_PASSWORD = "reader-secret"
 
 
-def _wait_port(port, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 def _run(cmd, stdin=None):
-    p = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    if p.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s"
-                           % (p.returncode, " ".join(cmd), p.stdout))
-    return p.stdout
+    return harness.run(cmd, input=stdin).stdout
 
 
 class SlapdServer:
@@ -195,7 +179,7 @@ class SlapdServer:
                                      start_new_session=True)
         log.close()
         for port in filter(None, (self.port, self.tls_port)):
-            if not _wait_port(port, timeout):
+            if not harness.wait_port(port, timeout):
                 self.stop()
                 raise RuntimeError("slapd did not listen on port %d:\n%s"
                                    % (port, self.log()))
@@ -223,11 +207,7 @@ class SlapdServer:
         os.kill(self.proc.pid, signal.SIGCONT)
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return harness.read_log(self.log_path)
 
     def __enter__(self):
         self.start()

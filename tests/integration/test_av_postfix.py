@@ -36,12 +36,7 @@ METRICS_OFF = harness.AUX_OFF
 
 
 def av_binary():
-    binary = os.environ.get("POSTERN_IT_AV_BIN", "")
-    if not binary:
-        raise unittest.SkipTest("POSTERN_IT_AV_BIN not set")
-    if not os.access(binary, os.X_OK):
-        raise RuntimeError("%s is not executable" % binary)
-    return binary
+    return harness.daemon_binary("POSTERN_IT_AV_BIN")
 
 
 # --------------------------------------------------------------------------
@@ -207,8 +202,8 @@ def http_get(port, path):
         return e.code, e.read().decode()
 
 
-class AvTestCase(harness.MarksEnvFailed, unittest.TestCase):
-    env = None
+class AvTestCase(harness.ClassEnv, unittest.TestCase):
+    log_name = "postern-av"
     milter_args = ()
     synthetic = 1000
     ready_fd = True
@@ -220,24 +215,15 @@ class AvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         cls.metrics_port = base + METRICS_OFF
         cls.env = harness.Env(cls.__name__, adapter=PosternAv(
             binary, cls.ready_fd, cls.metrics_port))
-        try:
+        with cls.env.starting():
             cls.db = os.path.join(cls.env.tmp, "db")
             cls.prepare_db()
             cls.env.start_postfix()
             cls.env.start_milter(AvSpec(cls.db, cls.milter_args))
-        except Exception:
-            cls.env.failed = True
-            cls.env.close()
-            raise
 
     @classmethod
     def prepare_db(cls):
         make_db(cls.db, cls.synthetic)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.env is not None:
-            cls.env.close()
 
     def assertRejected(self, message, code=550, text=None):
         with self.assertRaises(harness.SmtpError) as cm:
@@ -247,17 +233,6 @@ class AvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         if text is not None:
             self.assertIn(text, cm.exception.msg)
         return cm.exception
-
-    def assertLogged(self, *needles, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.env.milter_stderr().splitlines():
-                if all(n in line for n in needles):
-                    return line
-            if time.monotonic() > deadline:
-                self.fail("no postern-av log line with %r in:\n%s"
-                          % (needles, self.env.milter_stderr()[-4000:]))
-            time.sleep(0.1)
 
     def metric(self, name):
         status, body = http_get(self.metrics_port, "/metrics")

@@ -16,8 +16,6 @@ DNS answers come from tests/dns/zone_server.py on the class's port block; each c
 own Postfix, postern-dkim (and postern-spf).
 """
 
-import os
-import sys
 import time
 import unittest
 
@@ -29,10 +27,10 @@ RECEIVER = AUTHSERV_ID  # postern-spf --receiver = postern-dkim --spf-receiver
 SPF_PASS = "v=spf1 ip4:203.0.113.0/24 -all"
 
 
-class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
+class DmarcEnvTestCase(harness.ClassEnv, unittest.TestCase):
     """Zone server, (postern-spf,) Postfix and postern-dkim --mode verify per class."""
 
-    env = dns = spf = None
+    dns = spf = None
     zone = {}
     with_spf = False
     milter_args = ()
@@ -44,30 +42,20 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         if cls.env.adapter.name != "postern-dkim":
             cls.env.close()
             raise unittest.SkipTest("postern-dkim only")
-        try:
-            cls.dns = harness.ZoneServer(cls.env.tmp, cls.env.base + harness.DNS_OFF,
-                                         cls.make_zone())
-            cls.dns.start()
+        with cls.env.starting():
+            cls.dns = cls.env.start_zone_server(cls.make_zone())
             sets = ["myhostname=%s" % AUTHSERV_ID]
             if cls.with_spf:
-                cls.spf = harness.PolicyDaemon(
-                    cls.env.tmp, "postern-spf", spf_binary,
-                    cls.env.base + harness.POLICY_OFF,
+                cls.spf = cls.env.start_policy_daemon(
+                    "postern-spf", spf_binary,
                     ["--dns-server", "127.0.0.1@%d" % cls.dns.port, "--dns-timeout", "1",
                      "--receiver", RECEIVER])
-                cls.spf.start()
-                sets.append("smtpd_recipient_restrictions = check_policy_service %s, "
-                            "permit_mynetworks, reject_unauth_destination"
-                            % cls.spf.postfix_spec)
+                sets.append(harness.policy_restrictions(cls.spf.postfix_spec))
             cls.env.start_postfix(sets)
             cls.env.start_milter(harness.MilterSpec(
                 [], [], extra_args=["--mode", "verify", "--dns-server",
                                     "127.0.0.1@%d" % cls.dns.port, "--dns-timeout", "1"]
                 + cls.make_milter_args()))
-        except Exception:
-            cls.env.failed = True
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def make_zone(cls):
@@ -77,18 +65,6 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
     @classmethod
     def make_milter_args(cls):
         return list(cls.milter_args)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.spf is not None:
-            cls.spf.stop()
-            if cls.env is not None and cls.env.failed:
-                sys.stderr.write("\n===== postern-spf stderr (%s) =====\n%s"
-                                 % (cls.spf.log_path, cls.spf.log()[-20000:]))
-        if cls.dns is not None:
-            cls.dns.stop()
-        if cls.env is not None:
-            cls.env.close()
 
     def submit(self, from_domain, mail_from, subject):
         return self.env.submit(message(subject, from_addr="ann@" + from_domain),
@@ -110,17 +86,6 @@ class DmarcEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         self.assertIn("5.7.1 Rejected by DMARC policy for " + from_domain, err.msg)
         time.sleep(1)
         self.assertEqual(set(self.env.sink_files()), before)
-
-    def assertLogged(self, *needles, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.env.milter_stderr().splitlines():
-                if all(n in line for n in needles):
-                    return
-            if time.monotonic() > deadline:
-                self.fail("no milter log line with %r in:\n%s"
-                          % (needles, self.env.milter_stderr()[-4000:]))
-            time.sleep(0.1)
 
 
 class DmarcSpfAlignmentTests(DmarcEnvTestCase):
@@ -178,20 +143,10 @@ class DmarcPctTests(DmarcEnvTestCase):
         "_dmarc.pct100.example": {"TXT": ["v=DMARC1; p=reject; pct=100"]},
     }
 
-    def held_file(self, queue_id, timeout=10.0):
-        path = os.path.join(self.env.pfdir, "queue", "hold", queue_id)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                self.fail("%s not in the hold queue:\n%s"
-                          % (queue_id, self.env.queue_empty()[1]))
-            time.sleep(0.1)
-        return path
-
     def test_pct0_reject_applies_quarantine(self):
         before = set(self.env.sink_files())
         q = self.submit("pct0.example", "alice@example.org", "pct0 reject")
-        with open(self.held_file(q), "rb") as f:
+        with open(self.env.held_file(q), "rb") as f:
             held = f.read()
         self.assertIn(b"dmarc=fail (p=reject dis=quarantine)", held)
         self.assertIn(b"policy.dmarc=quarantine", held)

@@ -35,30 +35,19 @@ def message(subject, body="Hello.\r\n", from_addr="alice@example.com",
                extra_headers, body))
 
 
-class EnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
+class EnvTestCase(harness.ClassEnv, unittest.TestCase):
     """One Env per class; logs are printed at class teardown if any test of
     the class failed."""
-
-    env = None
 
     @classmethod
     def setUpClass(cls):
         cls.env = harness.Env(cls.__name__)
-        try:
+        with cls.env.starting():
             cls.make_keys()
             cls.env.start_postfix()
             cls.env.start_milter(cls.milter_spec())
             cls.verifier = harness.OpenDkimVerifier(
                 os.path.join(cls.env.tmp, "verify"), cls.env.keys)
-        except Exception:
-            cls.env.failed = True
-            cls.env.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.env is not None:
-            cls.env.close()
 
     @classmethod
     def make_keys(cls):
@@ -109,15 +98,7 @@ class EnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         """postern-dkim only: some stderr line contains all needles."""
         if not self.env.adapter.logs_to_stderr:
             return
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.env.milter_stderr().splitlines():
-                if all(n in line for n in needles):
-                    return
-            if time.monotonic() > deadline:
-                self.fail("no milter log line with %r in:\n%s"
-                          % (needles, self.env.milter_stderr()[-4000:]))
-            time.sleep(0.1)
+        super().assertLogged(*needles, timeout=timeout)
 
 
 class SignTests(EnvTestCase):
@@ -375,17 +356,17 @@ class CheckConfigTests(unittest.TestCase):
             key = env.keys.add(DOMAIN, "s1", "rsa", 2048)
             cmd = adapter.command(harness.MilterSpec([key], [DOMAIN]),
                                   env.milter_port, env.milter_dir, None)
-            ok = subprocess.run(cmd + ["--check-config"], text=True,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=30,
-                                env=harness.milter_env())
+
+            def check_config():
+                return subprocess.run(cmd + ["--check-config"], text=True,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, timeout=30,
+                                      env=harness.milter_env())
+            ok = check_config()
             self.assertEqual(ok.returncode, 0,
                              "0600 key refused:\n" + ok.stdout)
             os.chmod(key.path, 0o644)
-            bad = subprocess.run(cmd + ["--check-config"], text=True,
-                                 stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, timeout=30,
-                                env=harness.milter_env())
+            bad = check_config()
             self.assertNotEqual(bad.returncode, 0,
                                 "0644 key accepted:\n" + bad.stdout)
             self.assertIn(key.path, bad.stdout)

@@ -97,10 +97,9 @@ def opendkim_sign(data, key, workdir):
     return b"DKIM-Signature: " + value + b"\r\n" + data
 
 
-class VerifyEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
+class VerifyEnvTestCase(harness.ClassEnv, unittest.TestCase):
     """One Env + zone server per class."""
 
-    env = None
     dns = None
     extra_milter_args = ()
     extra_postfix_sets = ()
@@ -111,7 +110,7 @@ class VerifyEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         if cls.env.adapter.name != "postern-dkim":
             cls.env.close()
             raise unittest.SkipTest("postern-dkim only")
-        try:
+        with cls.env.starting():
             keys = cls.env.keys
             cls.own = keys.add(OWN_DOMAIN, "own1", "rsa", 2048)
             cls.rsa = keys.add(SIGNED_DOMAIN, "py1", "rsa", 2048)
@@ -127,9 +126,7 @@ class VerifyEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
             zone[cls.aligned.name] = {"TXT": [cls.aligned.txt]}
             zone["_dmarc." + DMARC_DOMAIN] = {"TXT": ["v=DMARC1; p=reject"]}
             zone["_dmarc." + SLOW_DMARC_DOMAIN] = {"TIMEOUT": True}
-            cls.dns = harness.ZoneServer(cls.env.tmp,
-                                         cls.env.base + harness.DNS_OFF, zone)
-            cls.dns.start()
+            cls.dns = cls.env.start_zone_server(zone)
             cls.env.start_postfix(["myhostname=%s" % AUTHSERV_ID]
                                   + list(cls.extra_postfix_sets))
             args = ["--dns-server", "127.0.0.1@%d" % cls.dns.port,
@@ -137,17 +134,6 @@ class VerifyEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
             cls.env.start_milter(harness.MilterSpec(
                 [cls.own], [OWN_DOMAIN],
                 extra_args=args + list(cls.extra_milter_args)))
-        except Exception:
-            cls.env.failed = True
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.dns is not None:
-            cls.dns.stop()
-        if cls.env is not None:
-            cls.env.close()
 
     # -- helpers -------------------------------------------------------------
 
@@ -176,18 +162,6 @@ class VerifyEnvTestCase(harness.MarksEnvFailed, unittest.TestCase):
         ar = unfold(fields[0])
         self.assertTrue(ar.startswith(AUTHSERV_ID + ";"), ar)
         return ar
-
-    def assertLogged(self, *needles, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.env.milter_stderr().splitlines():
-                if all(n in line for n in needles):
-                    return
-            if time.monotonic() > deadline:
-                self.fail("no milter log line with %r in:\n%s"
-                          % (needles, self.env.milter_stderr()[-4000:]))
-            time.sleep(0.1)
-
 
 def _continuations(lines):
     for line in lines:
@@ -429,21 +403,11 @@ class DmarcQuarantineTests(VerifyEnvTestCase):
 
     extra_milter_args = ("--dmarc-quarantine",)
 
-    def held_file(self, queue_id, timeout=10.0):
-        path = os.path.join(self.env.pfdir, "queue", "hold", queue_id)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                self.fail("%s not in the hold queue:\n%s"
-                          % (queue_id, self.env.queue_empty()[1]))
-            time.sleep(0.1)
-        return path
-
     def test_failing_reject_policy_is_held(self):
         before = set(self.env.sink_files())
         q = self.env.submit(message("hold", from_addr="ann@" + DMARC_DOMAIN),
                             xclient=EXTERNAL, mail_from="alice@example.org")
-        self.held_file(q)
+        self.env.held_file(q)
         self.assertLogged("dmarc", "queue_id=" + q, "result=fail",
                           "policy=reject", "disposition=quarantine")
         time.sleep(1)

@@ -20,8 +20,6 @@ Needs root and POSTERN_IT_GREYLIST_BIN (set by tests/integration/greylist.cmake)
 """
 
 import os
-import re
-import sys
 import time
 import unittest
 
@@ -37,55 +35,28 @@ class GreylistEnv:
 
     def __init__(self, name, args=()):
         self.env = harness.Env(name, relay_domains="example.net", adapter=harness.NoMilter())
-        try:
+        with self.env.starting():
             wl = os.path.join(self.env.tmp, "whitelist_clients")
             with open(wl, "w") as f:
                 f.write("# postgrey format\nwhitelisted.example\n198.51.100.0/24\n")
-            self.daemon = harness.PolicyDaemon(
-                self.env.tmp, "postern-greylist", BIN, self.env.base + harness.POLICY_OFF,
+            self.daemon = self.env.start_policy_daemon(
+                "postern-greylist", BIN,
                 ["--store", "lmdb:" + os.path.join(self.env.tmp, "greylist.mdb"),
                  "--delay", str(DELAY), "--whitelist-clients", wl,
                  "--auto-whitelist-clients", "2", "--auto-whitelist-interval", "0",
                  "--hostname", "gw.test", "--log-level", "debug"] + list(args))
-            self.daemon.start()
             self.env.start_postfix(milter=False, extra_sets=[
-                "smtpd_recipient_restrictions = check_policy_service %s, "
-                "permit_mynetworks, reject_unauth_destination" % self.daemon.postfix_spec])
-        except Exception:
-            self.close(failed=True)
-            raise
+                harness.policy_restrictions(self.daemon.postfix_spec)])
 
-    def close(self, failed=False):
-        self.env.failed = self.env.failed or failed
-        d = getattr(self, "daemon", None)
-        if d:
-            d.stop()
-        if self.env.failed and d:
-            sys.stderr.write("\n===== postern-greylist stderr =====\n%s" % d.log()[-20000:])
+    def close(self):
         self.env.close()
 
     def transaction(self, xclient, sender, rcpt="bob@example.net", tag="t"):
         """One SMTP transaction; returns ((rcpt code, text), queue id or None)."""
-        s = self.env.connect(xclient=xclient)
-        try:
-            code, msg = s.mail(sender)
-            if code != 250:
-                raise harness.SmtpError("MAIL", code, msg.decode(errors="replace"))
-            code, msg = s.rcpt(rcpt)
-            reply = (code, msg.decode(errors="replace"))
-            if code != 250:
-                s.rset()
-                return reply, None
-            code, msg = s.data(BODY.format(sender=sender, rcpt=rcpt, tag=tag))
-            text = msg.decode(errors="replace")
-            if code != 250:
-                raise harness.SmtpError("end of DATA", code, text)
-            return reply, re.search(r"queued as ([0-9A-Za-z]+)", text).group(1)
-        finally:
-            try:
-                s.quit()
-            except Exception:
-                s.close()
+        (reply,), qid = self.env.transaction(
+            sender, [rcpt], BODY.format(sender=sender, rcpt=rcpt, tag=tag), xclient=xclient,
+            accept=(250,))
+        return reply, qid
 
 
 @unittest.skipUnless(BIN, "POSTERN_IT_GREYLIST_BIN not set")

@@ -21,7 +21,7 @@ import time
 import unittest
 
 import harness
-from redis_server import RedisSentinel, RedisServer
+from redis_server import RedisServer, start_replicated
 
 BIN = os.environ.get("POSTERN_IT_GREYLIST_BIN")
 DELAY = 1
@@ -140,16 +140,8 @@ class GreylistSentinelTests(unittest.TestCase):
         self.base = harness.port_base()
         self.tmp = tempfile.mkdtemp(prefix="postern-it-greylist-sentinel-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.master = RedisServer(self.base)
-        self.replica = RedisServer(self.base + 1, replicaof=self.base)
-        self.sentinel = RedisSentinel(self.base + 2, "greylist", self.base)
-        for p in (self.master, self.replica, self.sentinel):
-            self.addCleanup(p.stop)
-        self.master.start()
-        self.replica.start()
-        self.replica.wait_replicating()
-        self.sentinel.start()
-        self.sentinel.wait_master(self.base)
+        self.master, self.replica, self.sentinel = start_replicated(
+            self.base, "greylist", self.addCleanup)
         self.d = daemon(self.tmp, "greylist-s", self.base + 4, self.sentinel.url())
         self.addCleanup(self.d.stop)
 

@@ -24,8 +24,6 @@ Needs root and POSTERN_IT_GREYLIST_BIN (set by tests/integration/greylist_spf.cm
 """
 
 import os
-import re
-import sys
 import time
 import unittest
 import urllib.request
@@ -45,69 +43,30 @@ ZONE = {
 
 
 @unittest.skipUnless(BIN, "POSTERN_IT_GREYLIST_BIN not set")
-class GreylistSpfTests(harness.MarksEnvFailed, unittest.TestCase):
+class GreylistSpfTests(harness.ClassEnv, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.env = harness.Env("greylist-spf", relay_domains="example.net",
                               adapter=harness.NoMilter())
-        cls.dns = cls.daemon = None
-        try:
-            cls.dns = harness.ZoneServer(cls.env.tmp, cls.env.base + harness.DNS_OFF, ZONE)
-            cls.dns.start()
-            cls.daemon = harness.PolicyDaemon(
-                cls.env.tmp, "postern-greylist", BIN, cls.env.base + harness.POLICY_OFF,
+        with cls.env.starting():
+            cls.dns = cls.env.start_zone_server(ZONE)
+            cls.daemon = cls.env.start_policy_daemon(
+                "postern-greylist", BIN,
                 ["--store", "lmdb:" + os.path.join(cls.env.tmp, "greylist.mdb"),
                  "--delay", "60", "--hostname", "gw.test", "--log-level", "debug",
                  "--skip-spf-pass", "--dns-server", "127.0.0.1@%d" % cls.dns.port,
                  "--dns-timeout", "0.5", "--spf-check-timeout", "1",
                  "--metrics-listen", "127.0.0.1:%d" % cls.env.aux_port])
-            cls.daemon.start()
             cls.env.start_postfix(milter=False, extra_sets=[
-                "smtpd_recipient_restrictions = check_policy_service %s, "
-                "permit_mynetworks, reject_unauth_destination" % cls.daemon.postfix_spec])
-        except Exception:
-            cls.close(failed=True)
-            raise
-
-    @classmethod
-    def close(cls, failed=False):
-        cls.env.failed = cls.env.failed or failed
-        if cls.daemon:
-            cls.daemon.stop()
-        if cls.dns:
-            cls.dns.stop()
-        if cls.env.failed and cls.daemon:
-            sys.stderr.write("\n===== postern-greylist stderr =====\n%s"
-                             % cls.daemon.log()[-20000:])
-        cls.env.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.close()
+                harness.policy_restrictions(cls.daemon.postfix_spec)])
 
     def transaction(self, client_ip, sender, helo="client.example", tag="t"):
         """One SMTP transaction from XCLIENT ADDR=client_ip; returns
         ((rcpt code, text), queue id or None)."""
-        s = self.env.connect(xclient={"ADDR": client_ip}, helo=helo)
-        try:
-            code, msg = s.mail(sender)
-            if code != 250:
-                raise harness.SmtpError("MAIL", code, msg.decode(errors="replace"))
-            code, msg = s.rcpt("bob@example.net")
-            reply = (code, msg.decode(errors="replace"))
-            if code != 250:
-                s.rset()
-                return reply, None
-            code, msg = s.data(BODY.format(sender=sender or "<>", tag=tag))
-            text = msg.decode(errors="replace")
-            if code != 250:
-                raise harness.SmtpError("end of DATA", code, text)
-            return reply, re.search(r"queued as ([0-9A-Za-z]+)", text).group(1)
-        finally:
-            try:
-                s.quit()
-            except Exception:
-                s.close()
+        (reply,), qid = self.env.transaction(
+            sender, ["bob@example.net"], BODY.format(sender=sender or "<>", tag=tag),
+            xclient={"ADDR": client_ip}, helo=helo, accept=(250,))
+        return reply, qid
 
     def assert_accepted(self, client_ip, sender, **kw):
         reply, qid = self.transaction(client_ip, sender, **kw)

@@ -45,27 +45,16 @@ def message(subject, from_addr="alice@example.com"):
             "body line\r\n" % (from_addr, subject))
 
 
-class MilterFaultTests(harness.MarksEnvFailed, unittest.TestCase):
+class MilterFaultTests(harness.ClassEnv, unittest.TestCase):
     """One Postfix for the class; fault_milter restarted per case (SIGKILL
     stop, so a restart costs milliseconds)."""
-
-    env = None
 
     @classmethod
     def setUpClass(cls):
         adapter = harness.fault_milter_adapter()
         cls.env = harness.Env(cls.__name__, adapter=adapter)
-        try:
+        with cls.env.starting():
             cls.env.start_postfix()
-        except Exception:
-            cls.env.failed = True
-            cls.env.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.env is not None:
-            cls.env.close()
 
     def fault_log_lines(self, stage):
         return [line for line in self.env.milter_stderr().splitlines()

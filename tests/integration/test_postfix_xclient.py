@@ -29,7 +29,7 @@ class XclientMacroTests(unittest.TestCase):
     def setUpClass(cls):
         cls.env = harness.Env("xclient")
         cls.out = os.path.join(cls.env.tmp, "macros.jsonl")
-        try:
+        with cls.env.starting():
             cls.env.start_postfix()
             cls.milter = subprocess.Popen(
                 [sys.executable, os.path.join(harness.HERE, "macro_milter.py"),
@@ -37,10 +37,6 @@ class XclientMacroTests(unittest.TestCase):
                 stdout=subprocess.PIPE, text=True)
             if cls.milter.stdout.readline().strip() != "ready":
                 raise RuntimeError("macro_milter did not start")
-        except Exception:
-            cls.env.failed = True
-            cls.env.close()
-            raise
 
     @classmethod
     def tearDownClass(cls):

@@ -32,7 +32,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -59,10 +58,7 @@ BODY = "From: sender@example.com\r\nTo: x@example.org\r\nSubject: rcpt {tag}\r\n
 
 
 def rcpt_binary():
-    binary = os.environ.get("POSTERN_IT_RCPT_BIN", "")
-    if not binary:
-        raise unittest.SkipTest("POSTERN_IT_RCPT_BIN not set")
-    return binary
+    return harness.daemon_binary("POSTERN_IT_RCPT_BIN")
 
 
 class RcptEnv:
@@ -73,14 +69,15 @@ class RcptEnv:
         self.env = harness.Env(name, relay_domains="example.org legacy.example.org example.net "
                                "redis-only.example", adapter=harness.NoMilter())
         self.redis = None
-        try:
+        with self.env.starting():
             if redis:
-                self.redis = RedisServer(self.env.base + REDIS_OFF)
+                self.redis = self.env.own(RedisServer(self.env.base + REDIS_OFF))
                 self.redis.start()
                 self.seed_redis()
                 rcpt_args = ["--redis-url", self.redis.url, "--redis-timeout", "0.5"] + list(
                     rcpt_args)
-            self.slapd = SlapdServer(self.env.tmp, self.env.base + SLAPD_OFF, ldif=DIRECTORY)
+            self.slapd = self.env.own(
+                SlapdServer(self.env.tmp, self.env.base + SLAPD_OFF, ldif=DIRECTORY))
             self.slapd.start()
             self.table = os.path.join(self.env.tmp, "rcpt_access")
             with open(self.table, "w") as f:
@@ -88,34 +85,19 @@ class RcptEnv:
             pw = os.path.join(self.env.tmp, "bind.pw")
             with open(pw, "w") as f:
                 f.write((bind_password or self.slapd.reader_password) + "\n")
-            self.rcpt = harness.PolicyDaemon(
-                self.env.tmp, "postern-rcpt", binary, self.env.base + harness.POLICY_OFF,
+            self.rcpt = self.env.start_policy_daemon(
+                "postern-rcpt", binary,
                 ["--relay-domains", "example.org .example.org",
                  "--ldap-servers", self.slapd.uri,
                  "--ldap-bind-dn", self.slapd.reader_dn, "--ldap-bind-password-file", pw,
                  "--ldap-search-base", self.slapd.suffix,
                  "--ldap-timeout", "1", "--ldap-network-timeout", "1",
                  "--access-table", self.table] + list(rcpt_args))
-            self.rcpt.start()
             self.env.start_postfix(milter=False, extra_sets=[
-                "smtpd_recipient_restrictions = check_policy_service %s, "
-                "permit_mynetworks, reject_unauth_destination" % self.rcpt.postfix_spec])
-        except Exception:
-            self.close(failed=True)
-            raise
+                harness.policy_restrictions(self.rcpt.postfix_spec)])
 
     def close(self, failed=False):
         self.env.failed = self.env.failed or failed
-        rcpt, slapd = getattr(self, "rcpt", None), getattr(self, "slapd", None)
-        if rcpt:
-            rcpt.stop()
-        if slapd:
-            slapd.stop()
-        if self.redis:
-            self.redis.stop()
-        if self.env.failed and rcpt:
-            sys.stderr.write("\n===== postern-rcpt stderr (%s) =====\n%s"
-                             % (rcpt.log_path, rcpt.log()[-20000:]))
         self.env.close()
 
     def seed_redis(self):
@@ -128,28 +110,8 @@ class RcptEnv:
     def rcpt_replies(self, rcpts, tag="t"):
         """One transaction: RCPT for each address; DATA when one was accepted. Returns
         ([(code, text)], queue id or None)."""
-        s = self.env.connect()
-        try:
-            code, msg = s.mail("sender@example.com")
-            if code != 250:
-                raise harness.SmtpError("MAIL", code, msg.decode(errors="replace"))
-            replies = []
-            for r in rcpts:
-                code, msg = s.docmd("RCPT TO:<%s>" % r)
-                replies.append((code, msg.decode(errors="replace")))
-            if not any(c == 250 for c, _ in replies):
-                s.rset()
-                return replies, None
-            code, msg = s.data(BODY.format(tag=tag))
-            text = msg.decode(errors="replace")
-            if code != 250:
-                raise harness.SmtpError("end of DATA", code, text)
-            return replies, re.search(r"queued as ([0-9A-Za-z]+)", text).group(1)
-        finally:
-            try:
-                s.quit()
-            except Exception:
-                s.close()
+        return self.env.transaction("sender@example.com", rcpts, BODY.format(tag=tag),
+                                    accept=(250,), rcpt_command=True)
 
 
 class RcptCase(harness.MarksEnvFailed, unittest.TestCase):

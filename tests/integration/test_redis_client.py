@@ -13,7 +13,7 @@ import time
 import unittest
 
 import harness
-from redis_server import RedisSentinel, RedisServer
+from redis_server import RedisServer, start_replicated
 
 PROBE = os.environ.get("POSTERN_IT_REDIS_PROBE_BIN")
 
@@ -86,16 +86,8 @@ class RedisTcpTests(unittest.TestCase):
 class RedisSentinelTests(unittest.TestCase):
     def setUp(self):
         self.base = harness.port_base()
-        self.master = RedisServer(self.base)
-        self.replica = RedisServer(self.base + 1, replicaof=self.base)
-        self.sentinel = RedisSentinel(self.base + 2, "postern", self.base)
-        for p in (self.master, self.replica, self.sentinel):
-            self.addCleanup(p.stop)
-        self.master.start()
-        self.replica.start()
-        self.replica.wait_replicating()
-        self.sentinel.start()
-        self.sentinel.wait_master(self.base)
+        self.master, self.replica, self.sentinel = start_replicated(
+            self.base, "postern", self.addCleanup)
         # Sentinel must have found the replica before it can promote it.
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

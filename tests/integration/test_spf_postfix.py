@@ -30,7 +30,6 @@ Needs root and POSTERN_IT_SPF_BIN (set by tests/integration/CMakeLists.txt).
 
 import re
 import signal
-import sys
 import time
 import unittest
 
@@ -64,33 +63,16 @@ class SpfEnv:
         binary = harness.spf_binary()
         self.env = harness.Env(name, relay_domains="example.net",
                                adapter=harness.NoMilter())
-        try:
-            self.dns = harness.ZoneServer(self.env.tmp, self.env.base + harness.DNS_OFF,
-                                          ZONE if zone is None else zone)
-            self.dns.start()
-            self.spf = harness.PolicyDaemon(
-                self.env.tmp, "postern-spf", binary, self.env.base + harness.POLICY_OFF,
+        with self.env.starting():
+            self.dns = self.env.start_zone_server(ZONE if zone is None else zone)
+            self.spf = self.env.start_policy_daemon(
+                "postern-spf", binary,
                 ["--dns-server", "127.0.0.1@%d" % self.dns.port, "--dns-timeout", "1",
                  "--receiver", RECEIVER] + list(spf_args))
-            self.spf.start()
             self.env.start_postfix(milter=False, extra_sets=[
-                "smtpd_recipient_restrictions = check_policy_service %s, %s"
-                "permit_mynetworks, reject_unauth_destination"
-                % (self.spf.postfix_spec, after_policy)])
-        except Exception:
-            self.close(failed=True)
-            raise
+                harness.policy_restrictions(self.spf.postfix_spec, after_policy)])
 
-    def close(self, failed=False):
-        self.env.failed = self.env.failed or failed
-        spf, dns = getattr(self, "spf", None), getattr(self, "dns", None)
-        if spf:
-            spf.stop()
-        if dns:
-            dns.stop()
-        if self.env.failed and spf:
-            sys.stderr.write("\n===== postern-spf stderr (%s) =====\n%s"
-                             % (spf.log_path, spf.log()[-20000:]))
+    def close(self):
         self.env.close()
 
     def transaction(self, client_ip, sender, rcpts=("bob@example.net",),
@@ -102,28 +84,8 @@ class SpfEnv:
         xclient = {"ADDR": client_ip}
         if client_name is not None:
             xclient["NAME"] = client_name
-        s = self.env.connect(xclient=xclient, helo=helo)
-        try:
-            code, msg = s.mail(sender)
-            if code != 250:
-                raise harness.SmtpError("MAIL", code, msg.decode(errors="replace"))
-            replies = []
-            for r in rcpts:
-                code, msg = s.rcpt(r)
-                replies.append((code, msg.decode(errors="replace")))
-            if not any(c in (250, 251) for c, _ in replies):
-                s.rset()
-                return replies, None
-            code, msg = s.data(BODY.format(sender=sender or "<>", tag=tag))
-            text = msg.decode(errors="replace")
-            if code != 250:
-                raise harness.SmtpError("end of DATA", code, text)
-            return replies, re.search(r"queued as ([0-9A-Za-z]+)", text).group(1)
-        finally:
-            try:
-                s.quit()
-            except Exception:
-                s.close()
+        return self.env.transaction(sender, rcpts, BODY.format(sender=sender or "<>", tag=tag),
+                                    xclient=xclient, helo=helo)
 
 
 def received_spf(delivered):

@@ -42,7 +42,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -68,10 +67,7 @@ MAPS = [
 
 
 def tables_binary():
-    binary = os.environ.get("POSTERN_IT_TABLES_BIN", "")
-    if not binary:
-        raise unittest.SkipTest("POSTERN_IT_TABLES_BIN not set")
-    return binary
+    return harness.daemon_binary("POSTERN_IT_TABLES_BIN")
 
 
 class TablesEnv:
@@ -80,29 +76,26 @@ class TablesEnv:
     def __init__(self, name, sets=(), postscreen=False, maps=MAPS, extra_args=(), ldif=None):
         binary = tables_binary()
         self.env = harness.Env(name, relay_domains="example.net", adapter=harness.NoMilter())
-        try:
+        with self.env.starting():
             args = []
             if any(m.split()[1] in ("redis", "cidr") for m in maps):
-                self.redis = redis_server.RedisServer(self.env.base + REDIS_OFF)
+                self.redis = self.env.own(redis_server.RedisServer(self.env.base + REDIS_OFF))
                 self.redis.start()
                 args += ["--redis-url", self.redis.url, "--redis-timeout", "0.5"]
             if ldif is not None:
-                self.slapd = slapd_server.SlapdServer(self.env.tmp, self.env.base + SLAPD_OFF,
-                                                      ldif=ldif)
+                self.slapd = self.env.own(slapd_server.SlapdServer(
+                    self.env.tmp, self.env.base + SLAPD_OFF, ldif=ldif))
                 self.slapd.start()
                 args += ["--ldap-server", self.slapd.uri, "--ldap-timeout", "1"]
             for m in maps:
                 args += ["--map", m]
-            self.tables = harness.PolicyDaemon(
+            self.tables = self.env.own(harness.PolicyDaemon(
                 self.env.tmp, "postern-tables", binary, self.env.base + TABLES_OFF,
-                args + list(extra_args))
+                args + list(extra_args)), show_log=True)
             self.tables.start()
             self.sm = "socketmap:inet:127.0.0.1:%d" % self.tables.port
             self.start_postfix([s.format(sm=self.sm, sink=self.env.sink_port, tmp=self.env.tmp)
                                 for s in sets], postscreen)
-        except Exception:
-            self.close(failed=True)
-            raise
 
     def start_postfix(self, sets, postscreen):
         env = self.env
@@ -148,17 +141,6 @@ class TablesEnv:
 
     def close(self, failed=False):
         self.env.failed = self.env.failed or failed
-        tables, redis = getattr(self, "tables", None), getattr(self, "redis", None)
-        slapd = getattr(self, "slapd", None)
-        if tables:
-            tables.stop()
-        if redis:
-            redis.stop()
-        if slapd:
-            slapd.stop()
-        if self.env.failed and tables:
-            sys.stderr.write("\n===== postern-tables stderr (%s) =====\n%s"
-                             % (tables.log_path, tables.log()[-20000:]))
         self.env.close()
 
     def rcpt(self, rcpt, client_ip="203.0.113.9", name="mail.client.example",
@@ -191,6 +173,26 @@ class TablesEnv:
                 s.quit()
             except Exception:
                 s.close()
+
+    def wait_postmap_answer(self, map_name, key, want, timeout, what):
+        """Waits until postmap -q `key` on postern-tables' map `map_name` answers `want`
+        (postmap, not RCPTs: an smtpd process keeps its last resolve answer for a repeated
+        address); AssertionError "postern-tables answers `what`" after `timeout` s."""
+        conf = os.path.join(self.env.tmp, "postmap-recover-etc")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                got = run_postmap(conf, self.sm + ":" + map_name, [key])
+            except AssertionError:  # TEMP: postmap warns and fails
+                got = {}
+            if got.get(key) == want:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("postern-tables answers " + what)
+            time.sleep(0.3)
 
     def delivered_to(self, qid, timeout=harness.DELIVERY_TIMEOUT):
         """The to=<...> addresses Postfix reports as sent for qid (waits for them)."""
@@ -397,21 +399,8 @@ class FaultTests(TablesCase):
         self.t.cli("set", "VALI:user4@example.com", "user4@example.com")
         # wait for postern-tables to answer (postmap, not RCPTs: an smtpd process keeps its
         # last resolve answer for a repeated address), then a new address through SMTP
-        conf = os.path.join(self.t.env.tmp, "postmap-recover-etc")
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write("compatibility_level = 3.6\n")
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                got = run_postmap(conf, self.t.sm + ":vali", ["user4@example.com"])
-            except AssertionError:  # TEMP: postmap warns and fails
-                got = {}
-            if got.get("user4@example.com") == "user4@example.com":
-                break
-            if time.monotonic() > deadline:
-                self.fail("postern-tables answers no Redis lookup 10 s after Redis restarted")
-            time.sleep(0.3)
+        self.t.wait_postmap_answer("vali", "user4@example.com", "user4@example.com", 10,
+                                   "no Redis lookup 10 s after Redis restarted")
         code, text, qid = self.t.rcpt("user4@example.com", data=True)
         self.assertEqual(code, 250, text)
         self.t.delivered_to(qid)
@@ -543,21 +532,8 @@ class LdapTests(harness.MarksEnvFailed, unittest.TestCase):
         # slow), asking with postmap: an smtpd process's resolve client keeps its last answer
         # for a repeated address, so a failed RCPT while waiting would stick in Postfix. Then
         # through SMTP, with another address than the one that failed (b@) for that reason.
-        conf = os.path.join(self.t.env.tmp, "postmap-recover-etc")
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write("compatibility_level = 3.6\n")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                got = run_postmap(conf, self.t.sm + ":aliases", ["d@example.net"])
-            except AssertionError:  # TEMP: postmap warns and fails
-                got = {}
-            if got.get("d@example.net") == "dave@example.org":
-                break
-            if time.monotonic() > deadline:
-                self.fail("postern-tables answers no ldap lookup 20 s after slapd restarted")
-            time.sleep(0.3)
+        self.t.wait_postmap_answer("aliases", "d@example.net", "dave@example.org", 20,
+                                   "no ldap lookup 20 s after slapd restarted")
         code, text, qid = self.t.rcpt("d@example.net", data=True)
         self.assertEqual(code, 250, text)
         self.assertEqual(self.t.delivered_to(qid), ["dave@example.org"])

@@ -7,6 +7,7 @@
 
 #include "common/config_error.hpp"
 #include "milters/av/av_config.hpp"
+#include "tests/unit/config_error_of.hpp"
 
 namespace postern::av {
 namespace {
@@ -26,12 +27,7 @@ AvConfig build(std::vector<std::string> flags, std::vector<std::string> env = {}
 }
 
 std::string error_of(std::vector<std::string> flags) {
-  try {
-    build(std::move(flags));
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return test_support::config_error_of([&] { build(std::move(flags)); });
 }
 
 TEST(AvConfig, Defaults) {

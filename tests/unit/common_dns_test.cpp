@@ -145,6 +145,12 @@ class DnsTest : public ::testing::Test {
   }
 
   Answer query(std::string_view name, RrType type) { return resolver_->query(name, type); }
+  // query() whose answer must be NoError (a failure names the query and why it failed).
+  Answer answered(std::string_view name, RrType type) {
+    Answer answer = query(name, type);
+    EXPECT_EQ(answer.status, Status::NoError) << name << ": " << answer.why;
+    return answer;
+  }
 
   static inline std::unique_ptr<ZoneServer> server_;
   static inline fs::path dir_;
@@ -159,28 +165,24 @@ std::vector<std::string> address_texts(const Answer& answer) {
 }
 
 TEST_F(DnsTest, A) {
-  Answer answer = query("a.test", RrType::A);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("a.test", RrType::A);
   EXPECT_EQ(address_texts(answer), (std::vector<std::string>{"192.0.2.1", "192.0.2.2"}));
   EXPECT_FALSE(answer.addresses.at(0).v6);
 }
 
 TEST_F(DnsTest, Aaaa) {
-  Answer answer = query("aaaa.test.", RrType::AAAA);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("aaaa.test.", RrType::AAAA);
   EXPECT_EQ(address_texts(answer), std::vector<std::string>{"2001:db8::1"});
   EXPECT_TRUE(answer.addresses.at(0).v6);
 }
 
 TEST_F(DnsTest, TxtStringsOfOneRecordAreJoined) {
-  Answer answer = query("txt-split.test", RrType::TXT);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("txt-split.test", RrType::TXT);
   EXPECT_EQ(answer.txt, std::vector<std::string>{"v=spf1 ip4:192.0.2.1 -all"});
 }
 
 TEST_F(DnsTest, TxtRecordsKeptApart) {
-  Answer answer = query("txt-multi.test", RrType::TXT);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("txt-multi.test", RrType::TXT);
   std::sort(answer.txt.begin(), answer.txt.end());
   EXPECT_EQ(answer.txt, (std::vector<std::string>{"first", "second"}));
 }
@@ -188,25 +190,21 @@ TEST_F(DnsTest, TxtRecordsKeptApart) {
 // A TXT record with no character-strings (rdlength 0) beside a normal one: libunbound itself
 // reports SERVFAIL for it (dns_unbound.cpp, salvaged_from_packet); we want the records.
 TEST_F(DnsTest, TxtWithNoStringsIsAnEmptyText) {
-  Answer answer = query("txt-null.test", RrType::TXT);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("txt-null.test", RrType::TXT);
   std::sort(answer.txt.begin(), answer.txt.end());
   EXPECT_EQ(answer.txt, (std::vector<std::string>{"", "v=spf1 -all"}));
-  Answer alone = query("txt-only-null.test", RrType::TXT);
-  EXPECT_EQ(alone.status, Status::NoError) << alone.why;
+  Answer alone = answered("txt-only-null.test", RrType::TXT);
   EXPECT_EQ(alone.txt, std::vector<std::string>{""});
 }
 
 TEST_F(DnsTest, TxtOverUdpSizeComesOverTcp) {
-  Answer answer = query("txt-long.test", RrType::TXT);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("txt-long.test", RrType::TXT);
   ASSERT_EQ(answer.txt.size(), 1u);
   EXPECT_EQ(answer.txt[0], long_text(2000));
 }
 
 TEST_F(DnsTest, MxPreferencesAndLowerCaseExchanges) {
-  Answer answer = query("MX.test", RrType::MX);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("MX.test", RrType::MX);
   ASSERT_EQ(answer.mx.size(), 2u);
   std::sort(answer.mx.begin(), answer.mx.end(),
             [](const auto& x, const auto& y) { return x.preference < y.preference; });
@@ -217,20 +215,17 @@ TEST_F(DnsTest, MxPreferencesAndLowerCaseExchanges) {
 }
 
 TEST_F(DnsTest, Ptr) {
-  Answer answer = query("1.2.0.192.in-addr.arpa", RrType::PTR);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("1.2.0.192.in-addr.arpa", RrType::PTR);
   EXPECT_EQ(answer.names, std::vector<std::string>{"host.example.test"});
 }
 
 TEST_F(DnsTest, CnameFollowedForTxt) {
-  Answer answer = query("alias.test", RrType::TXT);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("alias.test", RrType::TXT);
   EXPECT_EQ(answer.txt, std::vector<std::string>{"target text"});
 }
 
 TEST_F(DnsTest, CnameQueryGivesTarget) {
-  Answer answer = query("alias-query.test", RrType::CNAME);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("alias-query.test", RrType::CNAME);
   EXPECT_EQ(answer.names, std::vector<std::string>{"target.test"});
 }
 
@@ -241,14 +236,12 @@ TEST_F(DnsTest, NxDomain) {
 }
 
 TEST_F(DnsTest, NoDataIsNoErrorWithoutRecords) {
-  Answer answer = query("nodata.test", RrType::TXT);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("nodata.test", RrType::TXT);
   EXPECT_TRUE(answer.txt.empty());
 }
 
 TEST_F(DnsTest, EmptyNonTerminalIsNoData) {
-  Answer answer = query("ent.test", RrType::A);
-  EXPECT_EQ(answer.status, Status::NoError) << answer.why;
+  Answer answer = answered("ent.test", RrType::A);
   EXPECT_TRUE(answer.addresses.empty());
 }
 
@@ -309,8 +302,7 @@ TEST_F(DnsTest, TrustAnchorValidatesAnswers) {
   EXPECT_TRUE(answer.why.starts_with("DNSSEC bogus")) << answer.why;
   EXPECT_FALSE(answer.secure);
   // Without the anchor the same name resolves (insecure).
-  Answer plain = query("dnssec.test", RrType::A);
-  EXPECT_EQ(plain.status, Status::NoError) << plain.why;
+  Answer plain = answered("dnssec.test", RrType::A);
   EXPECT_FALSE(plain.secure);
 }
 

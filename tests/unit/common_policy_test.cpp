@@ -287,6 +287,8 @@ class PolicyServerTest : public ::testing::Test {
     return config;
   }
   std::string socket_path() const { return dir_ + "/policy.sock"; }
+  // A new client connection to the unix_config() server.
+  Client connect() const { return Client::unix_socket(socket_path()); }
 
   std::string dir_;
 };
@@ -302,7 +304,7 @@ TEST_F(PolicyServerTest, UnixSocketPersistentConnectionAndMode) {
   EXPECT_TRUE(listening);
   auto perms = std::filesystem::status(socket_path()).permissions();
   EXPECT_EQ(perms, std::filesystem::perms(0666));
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   for (int i = 0; i < 5; ++i) {
     std::string rcpt = "r" + std::to_string(i) + "@example.com";
     client.send(request_for(rcpt));
@@ -339,8 +341,8 @@ TEST_F(PolicyServerTest, SlowHandlerGetsFaultActionOthersServed) {
   PolicyServerConfig config = unix_config();
   config.worker_threads = 2;
   RunningServer server(config, echo_handler);
-  Client slow = Client::unix_socket(socket_path());
-  Client fast = Client::unix_socket(socket_path());
+  Client slow = connect();
+  Client fast = connect();
   auto start = std::chrono::steady_clock::now();
   slow.send(request_for("slow"));
   fast.send(request_for("fast@example.com"));
@@ -360,7 +362,7 @@ TEST_F(PolicyServerTest, ThrowingHandlerAndBadActionGetFaultAction) {
   PolicyServerConfig config = unix_config();
   config.metrics = &registry;
   RunningServer server(config, echo_handler);
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   client.send(request_for("throw"));
   EXPECT_EQ(client.answer(), kFault);
   client.send(request_for("newline"));
@@ -430,7 +432,7 @@ TEST_F(PolicyServerTest, InlineHandlerPastDeadlineGetsFaultAction) {
   config.inline_requests = true;
   config.metrics = &registry;
   RunningServer server(config, echo_handler);
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   auto start = std::chrono::steady_clock::now();
   client.send(request_for("slow"));
   EXPECT_EQ(client.answer(), kFault);
@@ -533,7 +535,7 @@ TEST_F(PolicyServerTest, OversizedRequestClosesWithoutAnswer) {
 
 TEST_F(PolicyServerTest, MalformedRequestClosesWithoutAnswer) {
   RunningServer server(unix_config(), echo_handler);
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   client.send("request=smtpd_access_policy\nthis line has no equals sign\n\n");
   EXPECT_EQ(client.answer(), "EOF");
 }
@@ -557,7 +559,7 @@ TEST_F(PolicyServerTest, PipelinedRequestsAnsweredInOrder) {
 
 TEST_F(PolicyServerTest, HalfClosedClientStillAnswered) {
   RunningServer server(unix_config(), echo_handler);
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   client.send(request_for("a@example.com") + request_for("b@example.com"));
   client.shutdown_write();
   EXPECT_EQ(client.answer(), "DUNNO a@example.com");
@@ -569,13 +571,13 @@ TEST_F(PolicyServerTest, MaxConnectionsRefusesTheNext) {
   PolicyServerConfig config = unix_config();
   config.max_connections = 2;
   RunningServer server(config, echo_handler);
-  Client a = Client::unix_socket(socket_path());
-  Client b = Client::unix_socket(socket_path());
+  Client a = connect();
+  Client b = connect();
   a.send(request_for("a"));
   b.send(request_for("b"));
   EXPECT_EQ(a.answer(), "DUNNO a");
   EXPECT_EQ(b.answer(), "DUNNO b");
-  Client c = Client::unix_socket(socket_path());  // accepted and closed at once: no send
+  Client c = connect();  // accepted and closed at once: no send
   EXPECT_EQ(c.answer(), "EOF");
 }
 
@@ -583,7 +585,7 @@ TEST_F(PolicyServerTest, IdleConnectionClosed) {
   PolicyServerConfig config = unix_config();
   config.idle_timeout_seconds = 0.2;
   RunningServer server(config, echo_handler);
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   client.send(request_for("a"));
   EXPECT_EQ(client.answer(), "DUNNO a");
   EXPECT_EQ(client.answer(2), "EOF");
@@ -596,7 +598,7 @@ TEST_F(PolicyServerTest, StopAnswersRequestsInProgress) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return std::string("DUNNO late");
   });
-  Client client = Client::unix_socket(socket_path());
+  Client client = connect();
   client.send(request_for("a"));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto stopping = std::async(std::launch::async, [&server] { server->stop(); });

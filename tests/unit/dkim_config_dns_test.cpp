@@ -4,34 +4,25 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "common/config_error.hpp"
 #include "milters/dkim/dkim_config.hpp"
+#include "tests/unit/dkim_config_args.hpp"
 
 namespace postern::dkim {
 namespace {
 
+// Every command line here starts with these options.
+const std::vector<std::string> kBase = {"--mode",      "verify",  "--dns-server",
+                                        "127.0.0.1@9", "--dmarc", "no"};
+
 DkimConfig build(std::vector<std::string> args) {
-  po::options_description options;
-  add_dkim_options(options);
-  args.insert(args.begin(),
-              {"postern-dkim", "--mode", "verify", "--dns-server", "127.0.0.1@9", "--dmarc", "no"});
-  std::vector<const char*> argv;
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  po::variables_map values;
-  po::store(po::parse_command_line(static_cast<int>(argv.size()), argv.data(), options), values);
-  po::notify(values);
-  return build_dkim_config(values);
+  return test_support::build_from_words(kBase, std::move(args));
 }
 
 std::string error_of(std::vector<std::string> args) {
-  try {
-    build(std::move(args));
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return test_support::config_error_of(kBase, std::move(args));
 }
 
 TEST(DkimConfigDns, DefaultsCacheKeysAndAnswers) {

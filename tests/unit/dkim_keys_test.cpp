@@ -11,6 +11,7 @@
 #include "common/config_error.hpp"
 #include "milters/dkim/key_table.hpp"
 #include "milters/dkim/keys.hpp"
+#include "tests/unit/config_error_of.hpp"
 
 namespace postern::dkim {
 namespace {
@@ -45,12 +46,7 @@ class Keys : public ::testing::Test {
     return path;
   }
   std::string error_of(const std::string& path) {
-    try {
-      PrivateKey::load_file(path);
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "no error";
+    return test_support::config_error_of([&] { PrivateKey::load_file(path); });
   }
   fs::path dir_;
 };

@@ -8,6 +8,7 @@
 
 #include "common/config_error.hpp"
 #include "policyd/tables/tables_config.hpp"
+#include "tests/unit/config_error_of.hpp"
 
 namespace postern::tables {
 namespace {
@@ -27,12 +28,7 @@ TablesConfig build(std::vector<std::string> flags, std::vector<std::string> env 
 }
 
 std::string error_of(std::vector<std::string> flags) {
-  try {
-    build(std::move(flags));
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return test_support::config_error_of([&] { build(std::move(flags)); }, "(no error)");
 }
 
 TEST(TablesConfig, MapsFromConfigFileWithDefaults) {

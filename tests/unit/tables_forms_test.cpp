@@ -12,6 +12,7 @@
 #include "common/config_error.hpp"
 #include "policyd/tables/maps.hpp"
 #include "policyd/tables/tables_config.hpp"
+#include "tests/unit/config_error_of.hpp"
 
 namespace postern::tables {
 namespace {
@@ -226,12 +227,8 @@ TEST(MapSpecForms, DefaultsAndErrors) {
            {"m redis parents=no", "map 'm': parents= is for forms=access maps"},
            {"m redis lowercase=true", "map 'm': lowercase 'true' is not yes or no"},
        }) {
-    try {
-      parse_map_spec(bad.line);
-      ADD_FAILURE() << bad.line << ": no error";
-    } catch (const ConfigError& e) {
-      EXPECT_EQ(std::string(e.what()), bad.error) << bad.line;
-    }
+    EXPECT_EQ(test_support::config_error_of([&] { parse_map_spec(bad.line); }), bad.error)
+        << bad.line;
   }
 }
 

@@ -13,6 +13,7 @@
 #include "common/metrics.hpp"
 #include "policyd/tables/maps.hpp"
 #include "policyd/tables/tables_config.hpp"
+#include "tests/unit/config_error_of.hpp"
 
 namespace postern::tables {
 namespace {
@@ -252,12 +253,8 @@ TEST(MapSpec, ParsesDeclarationsWithPreciseErrors) {
             "%1..%9 %%)"},
            {"a/b redis", "map 'a/b': a name is letters, digits, '_', '-', '.'"},
        }) {
-    try {
-      parse_map_spec(bad.line);
-      ADD_FAILURE() << bad.line << ": no error";
-    } catch (const ConfigError& e) {
-      EXPECT_EQ(std::string(e.what()), bad.error) << bad.line;
-    }
+    EXPECT_EQ(test_support::config_error_of([&] { parse_map_spec(bad.line); }), bad.error)
+        << bad.line;
   }
 }
 
