@@ -3,6 +3,8 @@
 #include "common/daemon.hpp"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <libmilter/mfapi.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -24,9 +27,28 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 
-// libmilter (signal.c): 0 while the milter runs, MILTER_STOP/MILTER_ABRT once its signal
-// thread (or smfi_stop) asked it to stop. Exported by libmilter since 8.13, not in mfapi.h.
-extern "C" int mi_stop();
+namespace {
+// Set by a milter Daemon before smfi_main starts libmilter's signal thread.
+std::atomic<bool> keep_signals_from_libmilter{false};
+}  // namespace
+
+// libmilter's signal thread sigwait()s SIGHUP, SIGTERM and SIGINT and stops the milter at
+// once: its worker pool then serves no session again (messages in progress break) and its
+// accept loop ends only at its next 5 s poll. A milter Daemon takes these signals itself
+// (Daemon::serve_milter; postern-av's reloader takes SIGHUP), so this definition, which wins
+// over libc's for libmilter (the executable is searched first), waits for the set without
+// them: libmilter's signal thread then sleeps for good. Others are passed to the next
+// definition (libc's, or a sanitizer's interceptor) unchanged.
+extern "C" int sigwait(const sigset_t* set, int* sig) {
+  using Sigwait = int (*)(const sigset_t*, int*);
+  static const Sigwait next = reinterpret_cast<Sigwait>(dlsym(RTLD_NEXT, "sigwait"));
+  if (next == nullptr) return ENOSYS;
+  sigset_t rest = *set;
+  if (keep_signals_from_libmilter.load()) {
+    for (int taken : {SIGHUP, SIGTERM, SIGINT}) sigdelset(&rest, taken);
+  }
+  return next(&rest, sig);
+}
 
 namespace postern {
 namespace {
@@ -70,21 +92,25 @@ class MessageCount {
 };
 
 // The daemon's session, counted in a MessageCount from MAIL FROM to end of message or abort.
+// While `draining` (a stop was asked), a new connection or message gets Tempfail instead.
 class CountingSession final : public MilterSession {
  public:
-  CountingSession(std::unique_ptr<MilterSession> inner, MessageCount& count)
-      : inner_(std::move(inner)), count_(count) {}
+  CountingSession(std::unique_ptr<MilterSession> inner, MessageCount& count,
+                  const std::atomic<bool>& draining)
+      : inner_(std::move(inner)), count_(count), draining_(draining) {}
   ~CountingSession() override { finish(); }
   CountingSession(const CountingSession&) = delete;
   CountingSession& operator=(const CountingSession&) = delete;
 
   MilterStatus on_connect(MilterContext& ctx, const ConnectInfo& info) override {
+    if (draining_.load()) return MilterStatus::Tempfail;
     return inner_->on_connect(ctx, info);
   }
   MilterStatus on_helo(MilterContext& ctx, std::string_view name) override {
     return inner_->on_helo(ctx, name);
   }
   MilterStatus on_mail_from(MilterContext& ctx, std::string_view sender) override {
+    if (!in_message_ && draining_.load()) return MilterStatus::Tempfail;
     if (!in_message_) count_.begin();
     in_message_ = true;
     return inner_->on_mail_from(ctx, sender);
@@ -121,6 +147,7 @@ class CountingSession final : public MilterSession {
   }
   std::unique_ptr<MilterSession> inner_;
   MessageCount& count_;
+  const std::atomic<bool>& draining_;
   bool in_message_ = false;
 };
 
@@ -304,28 +331,52 @@ MilterServerConfig Daemon::milter_server() {
 int Daemon::serve_milter(const MilterServerConfig& server, MilterSessionFactory factory,
                          double grace_seconds) {
   MessageCount messages;
-  MilterSessionFactory counted = [&messages, factory = std::move(factory)] {
-    return std::make_unique<CountingSession>(factory(), messages);
+  std::atomic<bool> draining{false};
+  MilterSessionFactory counted = [&messages, &draining, factory = std::move(factory)] {
+    return std::make_unique<CountingSession>(factory(), messages, draining);
   };
-  // Watches libmilter's stop flag (every 50 ms; it has no callback) and pokes the listener
-  // until run_milter returns; the jthread stops and joins also when run_milter throws.
-  std::jthread watcher([&server, &messages](std::stop_token stop) {
-    bool logged = false;
+  // The stop signals (blocked since the constructor) come here, not to libmilter (sigwait
+  // above); SIGHUP stops too unless the daemon reloads on it.
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  for (int sig : {SIGTERM, SIGINT}) sigaddset(&stop_set, sig);
+  if (!spec_.reloads_on_sighup) sigaddset(&stop_set, SIGHUP);
+  Fd signal_fd(::signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (signal_fd.get() < 0) throw_errno("signalfd");
+  keep_signals_from_libmilter = true;
+  std::atomic<bool> returned{false};
+  // Waits for a stop signal; drains (new connections and messages get 4xx, those in progress
+  // finish, at most grace_seconds); then smfi_stop() and pokes the listener until run_milter
+  // returns. The jthread stops and joins also when run_milter throws.
+  std::jthread stopper([&](std::stop_token stop) {
     while (!stop.stop_requested()) {
-      if (mi_stop() != 0) {
-        if (!logged) log::info("milter-stopping").kv("messages", messages.open());
-        logged = true;
-        poke(server.socket);
+      pollfd fd{signal_fd.get(), POLLIN, 0};
+      if (::poll(&fd, 1, 100) <= 0) continue;
+      signalfd_siginfo info{};
+      if (::read(signal_fd.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info))
+        continue;
+      draining = true;
+      log::info("milter-stopping")
+          .kv("signal", static_cast<int64_t>(info.ssi_signo))
+          .kv("messages", messages.open());
+      if (!messages.wait_idle(grace_seconds)) {
+        log::warning("milter-stop-timeout").kv("messages", messages.open());
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      // smfi_stop() waits for the accept loop's lock, held through its 5 s poll: call it on
+      // a thread of its own and wake the poll with connections until run_milter returns.
+      std::thread halt([] { smfi_stop(); });
+      while (!returned.load() && !stop.stop_requested()) {
+        poke(server.socket);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      halt.join();
+      return;
     }
   });
   int status = run_milter(server, std::move(counted));
-  watcher.request_stop();
-  watcher.join();
-  if (!messages.wait_idle(grace_seconds)) {
-    log::warning("milter-stop-timeout").kv("messages", messages.open());
-  }
+  returned = true;
+  stopper.request_stop();
+  stopper.join();
   return status;
 }
 

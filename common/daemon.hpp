@@ -6,9 +6,9 @@
 //     the --metrics-listen server, readiness (privilege drop, --ready-fd, /healthz ready) once
 //     the socket listens and any extra condition holds, SIGHUP → reload on a thread of its
 //     own, and the common fields of the stream (policy, socketmap) and milter server configs.
-// Signals: SIGTERM/SIGINT stay with the server loop (the stream server's signal set,
-// libmilter's signal thread, see DaemonSpec::milter); SIGHUP is taken from them only for a
-// daemon that reloads on it.
+// Signals: SIGTERM/SIGINT stop the server loop (the stream server's signal set; for a milter
+// serve_milter(), which keeps them, and SIGHUP, from libmilter's signal thread by interposing
+// sigwait()); SIGHUP is taken from them only for a daemon that reloads on it.
 #pragma once
 
 #include <signal.h>
@@ -57,9 +57,9 @@ struct DaemonSpec {
   /// alone (it stops a milter, kills a policy daemon).
   bool reloads_on_sighup = false;
   /// A milter: SIGTERM, SIGINT and SIGHUP are blocked in the constructor, before any thread
-  /// starts, so that only libmilter's signal thread (smfi_main) takes them and stops the
-  /// milter cleanly; otherwise a thread started earlier (DNS, metrics) would get the signal
-  /// and its default action would kill the process mid-message.
+  /// starts, so that only serve_milter() takes them (and a reloader, SIGHUP); otherwise a
+  /// thread started earlier (DNS, metrics) would get one and its default action would kill
+  /// the process mid-message.
   bool milter = false;
 };
 
@@ -131,14 +131,15 @@ class Daemon {
   /// A milter server config with name (program), socket, unix_socket_mode, unix_socket_owner
   /// and on_listening: privilege drop, log "listening socket=...", then readiness.
   MilterServerConfig milter_server();
-  /// run_milter() (milter.hpp) with a prompt stop that keeps the messages in progress. Once
-  /// libmilter's signal thread has been told to stop (SIGTERM, SIGINT; SIGHUP unless the daemon
-  /// keeps it from libmilter), the listening socket is poked (a connection opened and closed)
-  /// so libmilter's accept loop ends at once instead of at its next 5 s poll timeout (listener.c
-  /// MI_CHK_TIME); log "milter-stopping messages=N". Then, before returning run_milter's
-  /// status, waits for messages in progress (MAIL FROM until end of message or abort) at most
-  /// `grace_seconds`; past it logs "milter-stop-timeout messages=N" (those connections break
-  /// at exit and Postfix applies milter_default_action: the sender retries, nothing is lost).
+  /// run_milter() (milter.hpp) with a graceful, prompt stop. SIGTERM, SIGINT and (unless
+  /// DaemonSpec::reloads_on_sighup) SIGHUP come here instead of libmilter's signal thread
+  /// (whose stop abandons the sessions of its worker pool mid-message and ends its accept loop
+  /// only at its next 5 s poll, listener.c MI_CHK_TIME). On one: log "milter-stopping
+  /// signal=N messages=N"; new connections and new messages get Tempfail (Postfix: 4xx, the
+  /// client retries); messages in progress (MAIL FROM to end of message or abort) finish, for
+  /// at most `grace_seconds` (past it: log "milter-stop-timeout messages=N"; their connections
+  /// break and Postfix applies milter_default_action); then smfi_stop() and a connection to
+  /// the listening socket end the accept loop at once. Returns run_milter's status (0).
   int serve_milter(const MilterServerConfig& server, MilterSessionFactory factory,
                    double grace_seconds = 10);
 

@@ -38,6 +38,7 @@ int run(int argc, const char* const argv[]) {
   Daemon daemon({.daemon = "av",
                  .program = "postern-av",
                  .default_socket = "inet:7357@127.0.0.1",
+                 .reloads_on_sighup = true,
                  .milter = true});
   av::add_av_options(daemon.options());
   if (auto status = daemon.parse(argc, argv)) return *status;
