@@ -218,36 +218,41 @@ OutageTracker::OutageTracker(std::string backend, metrics::Gauge* up, metrics::C
   if (up_) up_->set(1);
 }
 
-void OutageTracker::failure(std::string_view reason) {
+void OutageTracker::failure(std::string_view reason, std::string_view server) {
   {
     std::lock_guard lock(mutex_);
     if (down_) return;
     down_ = true;
-    down_flag_.store(true, std::memory_order_relaxed);
+    down_flag_.store(true, std::memory_order_release);
     since_ = std::chrono::steady_clock::now();
   }
   if (up_) up_->set(0);
   if (outages_) outages_->inc();
-  log::warning("backend-down").kv("backend", backend_).kv("reason", reason);
+  log::Event line(log::Level::Warning, "backend-down");
+  line.kv("backend", backend_);
+  if (!server.empty()) line.kv("server", server);
+  line.kv("reason", reason);
 }
 
-void OutageTracker::success() {
+void OutageTracker::success(std::string_view server) {
   if (!down_flag_.load(std::memory_order_relaxed)) return;  // the common case: no lock
   double seconds = 0;
   {
     std::lock_guard lock(mutex_);
     if (!down_) return;
     down_ = false;
-    down_flag_.store(false, std::memory_order_relaxed);
+    down_flag_.store(false, std::memory_order_release);
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
   }
   if (up_) up_->set(1);
-  log::info("backend-up").kv("backend", backend_).kv("down_seconds", seconds);
+  log::Event line(log::Level::Info, "backend-up");
+  line.kv("backend", backend_);
+  if (!server.empty()) line.kv("server", server);
+  line.kv("down_seconds", seconds);
 }
 
 bool OutageTracker::down() const {
-  std::lock_guard lock(mutex_);
-  return down_;
+  return down_flag_.load(std::memory_order_acquire);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,7 +490,7 @@ std::vector<Reply> Client::run(const std::vector<std::vector<std::string_view>>&
     try {
       conn = borrow();
     } catch (const RedisError& e) {
-      if (tracker_) tracker_->failure(e.what());
+      if (tracker_) tracker_->failure(e.what(), current_server());
       throw;
     }
     std::vector<std::pair<size_t, std::string>> errors;
@@ -500,7 +505,7 @@ std::vector<Reply> Client::run(const std::vector<std::vector<std::string_view>>&
         master_.reset();  // ask Sentinel again on the next connect
       }
       std::string why = where + ": " + e.what();
-      if (tracker_) tracker_->failure(why);
+      if (tracker_) tracker_->failure(why, where);
       throw RedisError(why);
     }
     bool readonly = !errors.empty() && errors.front().second.rfind("READONLY", 0) == 0;
@@ -517,7 +522,7 @@ std::vector<Reply> Client::run(const std::vector<std::vector<std::string_view>>&
     } else {
       give_back(std::move(conn));
     }
-    if (tracker_) tracker_->success();
+    if (tracker_ && tracker_->down()) tracker_->success(current_server());
     if (!errors.empty()) {
       throw RedisError("command " + std::to_string(errors.front().first + 1) + ": " +
                        errors.front().second);

@@ -89,18 +89,20 @@ struct Options {
   std::string name = "redis";  // backend name in log lines ("greylist-store")
 };
 
-/// Logs "backend-down backend=NAME reason=..." (warning) on the first failure after a success
-/// (or at start) and "backend-up backend=NAME down_seconds=..." (info) on the first success
-/// after failures; sets an optional 0/1 gauge and counts outages. Thread-safe.
+/// Logs "backend-down backend=NAME server=HOST:PORT reason=..." (warning) on the first failure
+/// after a success (or at start) and "backend-up backend=NAME server=HOST:PORT down_seconds=..."
+/// (info) on the first success after failures, the fields of the LDAP client's outage lines
+/// (ldap.hpp); server= is left out when not given (a backend that is no server: LMDB). Sets an
+/// optional 0/1 gauge and counts outages. Thread-safe.
 class OutageTracker {
  public:
   explicit OutageTracker(std::string backend, metrics::Gauge* up = nullptr,
                          metrics::Counter* outages = nullptr);
-  /// Records a failure; logs only on the transition up → down.
-  void failure(std::string_view reason);
-  /// Records a success; logs only on the transition down → up.
-  void success();
-  /// True while the last recorded event was a failure.
+  /// Records a failure of `server` ("" = none named); logs only on the transition up → down.
+  void failure(std::string_view reason, std::string_view server = {});
+  /// Records a success of `server`; logs only on the transition down → up.
+  void success(std::string_view server = {});
+  /// True while the last recorded event was a failure (lock-free: callers may ask per request).
   bool down() const;
 
  private:

@@ -1,24 +1,12 @@
-// reload_signals.cpp — the signal mask, the reload signalfd and the sigwait() interposer.
+// reload_signals.cpp — the signal mask and the reload signalfd.
 #include "milters/av/reload_signals.hpp"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 
 #include <cerrno>
 #include <system_error>
-
-// Our definition wins over libc's for libmilter (the executable is searched first); it calls
-// the next definition (libc's, or a sanitizer's interceptor) with SIGHUP taken out of the set.
-extern "C" int sigwait(const sigset_t* set, int* sig) {
-  using Sigwait = int (*)(const sigset_t*, int*);
-  static const Sigwait next = reinterpret_cast<Sigwait>(dlsym(RTLD_NEXT, "sigwait"));
-  if (next == nullptr) return ENOSYS;
-  sigset_t without_hup = *set;
-  sigdelset(&without_hup, SIGHUP);
-  return next(&without_hup, sig);
-}
 
 namespace postern::av {
 

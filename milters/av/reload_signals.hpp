@@ -1,9 +1,9 @@
 // reload_signals.hpp — SIGHUP and SIGUSR2 as "reload the database" for postern-av.
 // libmilter's signal thread sigwait()s SIGHUP, SIGTERM and SIGINT and stops the milter on
-// SIGHUP. postern-av wants SIGHUP to reload (as s6-svc -h and most daemons mean it), so this
-// unit interposes sigwait(): the calls libmilter makes wait for the same set minus SIGHUP, and
-// SIGHUP (with SIGUSR2, clamd's reload signal) is read from a signalfd by the reloader instead.
-// SIGTERM and SIGINT still stop the milter through libmilter.
+// SIGHUP. postern-av wants SIGHUP to reload (as s6-svc -h and most daemons mean it): the
+// daemon skeleton (common/daemon.cpp) interposes sigwait() so libmilter never waits for these
+// signals; SIGHUP (with SIGUSR2, clamd's reload signal) is read from a signalfd by the
+// reloader, SIGTERM and SIGINT by Daemon::serve_milter.
 #pragma once
 
 #include "common/fd.hpp"

@@ -10,35 +10,12 @@
 #include "common/cidr.hpp"
 #include "common/config_error.hpp"
 #include "common/dns_cache.hpp"
+#include "common/option_list.hpp"
 
 namespace postern::dkim {
 namespace {
 
 using Strings = std::vector<std::string>;
-
-// Options may be repeated and each value may itself be a comma/space separated list
-// (environment variables and config-file lines hold lists that way).
-Strings split_list(const Strings& values) {
-  Strings out;
-  for (const std::string& value : values) {
-    std::string item;
-    for (char c : value) {
-      if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
-        if (!item.empty()) out.push_back(std::move(item));
-        item.clear();
-      } else {
-        item += c;
-      }
-    }
-    if (!item.empty()) out.push_back(std::move(item));
-  }
-  return out;
-}
-
-Strings get_list(const po::variables_map& values, const char* name) {
-  if (!values.count(name)) return {};
-  return split_list(values[name].as<Strings>());
-}
 
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -49,9 +26,9 @@ std::string lower(std::string text) {
 // --domain/--selector/--key-file: selectors and key files pair up in order; every domain
 // signs with every pair.
 void add_shortcut_keys(const po::variables_map& values, KeyStore& keys) {
-  Strings domains = get_list(values, "domain");
-  Strings selectors = get_list(values, "selector");
-  Strings key_files = get_list(values, "key-file");
+  Strings domains = list_option(values, "domain");
+  Strings selectors = list_option(values, "selector");
+  Strings key_files = list_option(values, "key-file");
   if (domains.empty() && selectors.empty() && key_files.empty()) return;
   if (domains.empty())
     throw ConfigError("option --key-file/--selector: no --domain given to sign for");
@@ -70,10 +47,10 @@ void add_shortcut_keys(const po::variables_map& values, KeyStore& keys) {
 SignerConfig build_signer_config(const po::variables_map& values) {
   SignerConfig signer;
   signer.canonicalization = Canonicalization::parse(values["canonicalization"].as<std::string>());
-  Strings signed_fields = get_list(values, "signed-headers");
+  Strings signed_fields = list_option(values, "signed-headers");
   signer.signed_header_fields =
       signed_fields.empty() ? default_signed_header_fields() : signed_fields;
-  signer.oversigned_header_fields = get_list(values, "oversign-headers");
+  signer.oversigned_header_fields = list_option(values, "oversign-headers");
   bool oversigns_from =
       std::any_of(signer.oversigned_header_fields.begin(), signer.oversigned_header_fields.end(),
                   [](const std::string& name) { return lower(name) == "from"; });

@@ -8,29 +8,12 @@
 #include <cstdio>
 
 #include "common/config_error.hpp"
+#include "common/option_list.hpp"
 
 namespace postern::greylist {
 namespace {
 
 using Strings = std::vector<std::string>;
-
-Strings get_list(const po::variables_map& values, const char* name) {
-  Strings out;
-  if (!values.count(name)) return out;
-  for (const std::string& value : values[name].as<Strings>()) {
-    std::string item;
-    for (char c : value) {
-      if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
-        if (!item.empty()) out.push_back(std::move(item));
-        item.clear();
-      } else {
-        item += c;
-      }
-    }
-    if (!item.empty()) out.push_back(std::move(item));
-  }
-  return out;
-}
 
 std::string host_name() {
   char buf[256] = {};
@@ -223,9 +206,9 @@ GreylistConfig build_greylist_config(const DaemonOptions& options) {
     throw ConfigError(options.where("ipv6cidr") + ": must be 0..128");
   c.greylist.network.by_host = v["lookup-by-host"].as<bool>();
   c.greylist.replace_sender_digits = v["replace-sender-digits"].as<bool>();
-  c.whitelist_clients_files = get_list(v, "whitelist-clients");
-  c.whitelist_recipients_files = get_list(v, "whitelist-recipients");
-  c.skip_clients_files = get_list(v, "skip-clients");
+  c.whitelist_clients_files = list_option(v, "whitelist-clients");
+  c.whitelist_recipients_files = list_option(v, "whitelist-recipients");
+  c.skip_clients_files = list_option(v, "skip-clients");
 
   c.policy.greylist_action = v["greylist-action"].as<std::string>();
   c.policy.greylist_text = v["greylist-text"].as<std::string>();

@@ -1,24 +1,17 @@
 // main.cpp — postern-greylist: greylisting policy service for Postfix check_policy_service
-// (postgrey-compatible). Options → configuration → store → greylister → policy server.
+// (postgrey-compatible). Options → configuration → store → greylister → policy server
+// (common/daemon.hpp wires the rest: logging, metrics, readiness, exit statuses).
 // SIGHUP reloads the whitelist files (a bad file keeps the old lists and logs why).
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <ctime>
 #include <memory>
 #include <thread>
 
 #include "common/config_error.hpp"
+#include "common/daemon.hpp"
 #include "common/dns.hpp"
 #include "common/log.hpp"
-#include "common/metrics.hpp"
-#include "common/metrics_server.hpp"
-#include "common/options.hpp"
 #include "common/policy.hpp"
-#include "common/process.hpp"
 #include "common/redis.hpp"
 #include "policyd/greylist/greylist_config.hpp"
 #include "policyd/greylist/greylist_policy.hpp"
@@ -38,43 +31,29 @@ int64_t unix_now() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-// Waits for SIGHUP (blocked in every thread) and reloads the whitelists; SIGUSR2 ends it.
-void reload_loop(const GreylistConfig& config, Greylister& greylister) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR2);
-  while (true) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0 || sig == SIGUSR2) return;
-    try {
-      auto lists = load_whitelists(config);
-      greylister.set_whitelists(lists);
-      log::info("greylist-reload")
-          .kv("client_entries", static_cast<uint64_t>(lists->clients.size()))
-          .kv("recipient_entries", static_cast<uint64_t>(lists->recipients.size()));
-    } catch (const ConfigError& e) {
-      log::error("greylist-reload").kv("error", e.what()).kv("kept", "previous whitelists");
-    }
+// SIGHUP: the whitelist files again; a bad file keeps the lists in use.
+void reload_whitelists(const GreylistConfig& config, Greylister& greylister) {
+  try {
+    auto lists = load_whitelists(config);
+    greylister.set_whitelists(lists);
+    log::info("greylist-reload")
+        .kv("client_entries", static_cast<uint64_t>(lists->clients.size()))
+        .kv("recipient_entries", static_cast<uint64_t>(lists->recipients.size()));
+  } catch (const ConfigError& e) {
+    log::error("greylist-reload").kv("error", e.what()).kv("kept", "previous whitelists");
   }
 }
 
 int run(int argc, const char* const argv[]) {
-  // SIGHUP and SIGUSR2 go to reload_loop's sigwait: blocked before any thread starts (the
-  // store and metrics threads inherit the mask), and not left ignored by our parent.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGHUP, SIG_DFL);
-  DaemonOptions options("greylist", "postern-greylist", "inet:10023@127.0.0.1");
-  add_greylist_options(options.options());
-  if (auto status = options.parse(argc, argv, environ)) return *status;
-  const CommonOptions& common = options.common();
-  log::init("postern-greylist", common.log_target, common.log_level);
+  // SIGHUP is blocked here, before the store and metrics threads start (they inherit the mask).
+  Daemon daemon({.daemon = "greylist",
+                 .program = "postern-greylist",
+                 .default_socket = "inet:10023@127.0.0.1",
+                 .reloads_on_sighup = true});
+  add_greylist_options(daemon.options());
+  if (auto status = daemon.parse(argc, argv)) return *status;
 
-  GreylistConfig config = build_greylist_config(options);
+  GreylistConfig config = build_greylist_config(daemon.parsed());
   config.policy.version = POSTERN_VERSION;
   auto whitelists = load_whitelists(config);
   if (!config.skip_clients_files.empty()) {
@@ -83,8 +62,7 @@ int run(int argc, const char* const argv[]) {
     config.policy.skip_clients = skip;
   }
 
-  metrics::Registry registry;
-  metrics::Health health;
+  metrics::Registry& registry = daemon.registry();
   redis::OutageTracker tracker(
       "greylist-store",
       &registry.gauge("postern_greylist_store_up", "1 while the store answers, 0 during an outage"),
@@ -95,7 +73,7 @@ int run(int argc, const char* const argv[]) {
     try {
       store = std::make_unique<LmdbStore>(config.lmdb, unix_now);
     } catch (const StoreError& e) {
-      throw ConfigError(options.where("store") + ": " + e.what());
+      throw ConfigError(daemon.parsed().where("store") + ": " + e.what());
     }
   } else {
     redis_client = std::make_unique<redis::Client>(config.redis, config.redis_options, &tracker);
@@ -113,21 +91,20 @@ int run(int argc, const char* const argv[]) {
     config.policy.skip_spf_pass =
         std::make_shared<SpfPassCheck>(*spf_engine, config.policy.hostname, unix_now);
   }
-  if (common.check_config) {
+  if (daemon.common().check_config) {
     if (redis_client) {
       try {
         redis_client->command({"PING"});
       } catch (const redis::RedisError& e) {
-        throw ConfigError(options.where("store") + ": " + e.what());
+        throw ConfigError(daemon.parsed().where("store") + ": " + e.what());
       }
     }
-    std::printf("postern-greylist: configuration OK\n");
-    return 0;
+    return daemon.configuration_ok();
   }
-  health.add_check("store", [&tracker] {
+  daemon.health().add_check("store", [&tracker] {
     return metrics::Health::CheckResult{!tracker.down(), tracker.down() ? "store down" : ""};
   });
-  auto metrics_server = metrics::start_metrics_server(common.metrics_listen, registry, health);
+  auto metrics_server = daemon.serve_metrics();
   log::info("greylist-start")
       .kv("store", store->describe())
       .kv("delay", config.greylist.delay_seconds)
@@ -136,18 +113,14 @@ int run(int argc, const char* const argv[]) {
 
   Greylister greylister(config.greylist, *store, unix_now, whitelists);
   GreylistPolicy policy(config.policy, greylister, &registry, redis_client ? nullptr : &tracker);
-
-  std::thread reloader([&] { reload_loop(config, greylister); });
+  auto reloader = daemon.reload_on_sighup([&] { reload_whitelists(config, greylister); });
 
   PolicyServerConfig server;
+  daemon.fill_stream_server(server);
   server.name = "greylist";
-  server.socket = common.socket;
-  server.socket_mode = common.socket_mode;
-  server.socket_owner = common.user;
   server.worker_threads = config.worker_threads;
   server.request_deadline_seconds = config.request_deadline_seconds;
   server.fault_action = config.policy.fault_action;
-  server.metrics = &registry;
   // LMDB without fsync per commit never blocks for long in a request (memory-mapped reads,
   // writes wait at most one sweep batch): run the policy on the io thread, saving two thread
   // hand-offs per request. Redis (network), fsync per commit and the SPF check (DNS) stay on
@@ -160,35 +133,12 @@ int run(int argc, const char* const argv[]) {
     server.io_threads =
         server.inline_requests ? std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4) : 1;
   }
-  server.on_listening = [&common, &health] {
-    drop_privileges(common.user);
-    notify_ready(common.ready_fd);
-    health.set_ready(true);
-  };
-  int status = 0;
-  try {
-    status = run_policy_server(
-        server, [&policy](const PolicyRequest& request) { return policy.decide(request); });
-  } catch (...) {
-    pthread_kill(reloader.native_handle(), SIGUSR2);
-    reloader.join();
-    throw;
-  }
-  pthread_kill(reloader.native_handle(), SIGUSR2);
-  reloader.join();
-  return status;
+  return run_policy_server(
+      server, [&policy](const PolicyRequest& request) { return policy.decide(request); });
 }
 
 }  // namespace
 
 int main(int argc, char* argv[]) {
-  try {
-    return run(argc, argv);
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "postern-greylist: configuration error: %s\n", e.what());
-    return 78;  // EX_CONFIG
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "postern-greylist: fatal: %s\n", e.what());
-    return 1;
-  }
+  return daemon_main("postern-greylist", [&] { return run(argc, argv); });
 }

@@ -1,23 +1,16 @@
 // main.cpp — postern-rcpt: recipient verification for Postfix check_policy_service (is this
 // RCPT TO recipient real?). Options → configuration → table, cache, sources, policy → policy
-// server. SIGHUP re-reads --access-table (a table with errors is logged and the old one kept).
-#include <pthread.h>
+// server (common/daemon.hpp wires the rest: logging, metrics, readiness, exit statuses).
+// SIGHUP re-reads --access-table (a table with errors is logged and the old one kept).
 #include <signal.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cstdio>
-#include <ctime>
 #include <memory>
-#include <thread>
+#include <vector>
 
 #include "common/config_error.hpp"
+#include "common/daemon.hpp"
 #include "common/log.hpp"
-#include "common/metrics.hpp"
-#include "common/metrics_server.hpp"
-#include "common/options.hpp"
 #include "common/policy.hpp"
-#include "common/process.hpp"
 #include "common/redis.hpp"
 #include "policyd/rcpt/access_table.hpp"
 #include "policyd/rcpt/ldap_source.hpp"
@@ -38,33 +31,43 @@ std::shared_ptr<const AccessTable> load_table(const std::string& path) {
   return table;
 }
 
-// Waits for SIGHUP (blocked in every thread) and reloads the table, until `stop`.
-void reload_on_sighup(RcptPolicy& policy, const std::string& path, std::atomic<bool>& stop) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGHUP);
-  while (!stop.load()) {
-    timespec wait{0, 200'000'000};
-    if (sigtimedwait(&set, nullptr, &wait) != SIGHUP || path.empty()) continue;
-    try {
-      policy.set_table(load_table(path));
-    } catch (const ConfigError& e) {
-      log::error("rcpt-table-error").kv("file", path).kv("error", e.what()).kv("kept", "old");
-    }
+// SIGHUP: --access-table again; a table with errors keeps the one in use.
+void reload_table(RcptPolicy& policy, const std::string& path) {
+  if (path.empty()) return;
+  try {
+    policy.set_table(load_table(path));
+  } catch (const ConfigError& e) {
+    log::error("rcpt-table-error").kv("file", path).kv("error", e.what()).kv("kept", "old");
   }
 }
 
-int run(int argc, const char* const argv[]) {
-  DaemonOptions options("rcpt", "postern-rcpt", "inet:10033@127.0.0.1");
-  add_rcpt_options(options.options());
-  if (auto status = options.parse(argc, argv, environ)) return *status;
-  const CommonOptions& common = options.common();
-  log::init("postern-rcpt", common.log_target, common.log_level);
+// --check-config: the backends answer (LDAP bind accepted, Redis PING); else exit 69.
+int check_backends(const Daemon& daemon, LdapSource* ldap_source, redis::Client* redis_client) {
+  try {
+    if (ldap_source) ldap_source->client().check();
+  } catch (const ldap::LdapError& e) {
+    throw DaemonExit(69, std::string("LDAP check failed: ") + e.what());  // EX_UNAVAILABLE
+  }
+  try {
+    if (redis_client) redis_client->command({"PING"});
+  } catch (const redis::RedisError& e) {
+    throw DaemonExit(69, std::string("Redis check failed: ") + e.what());
+  }
+  return daemon.configuration_ok();
+}
 
-  RcptConfig config = build_rcpt_config(options);
+int run(int argc, const char* const argv[]) {
+  Daemon daemon({.daemon = "rcpt",
+                 .program = "postern-rcpt",
+                 .default_socket = "inet:10033@127.0.0.1",
+                 .reloads_on_sighup = true});
+  add_rcpt_options(daemon.options());
+  if (auto status = daemon.parse(argc, argv)) return *status;
+
+  RcptConfig config = build_rcpt_config(daemon.parsed());
   DomainList domains = DomainList::parse(config.relay_domains);
   auto table = load_table(config.access_table);
-  metrics::Registry registry;
+  metrics::Registry& registry = daemon.registry();
   std::unique_ptr<LdapSource> ldap_source;
   std::vector<RecipientSource*> sources;
   if (config.ldap) {
@@ -96,24 +99,16 @@ int run(int argc, const char* const argv[]) {
     throw ConfigError(
         "no recipient source: give --ldap-servers, --redis-url and/or --access-table");
   }
-  if (common.check_config) {
-    if (ldap_source) ldap_source->client().check();     // reachable, bind accepted (LdapError)
-    if (redis_client) redis_client->command({"PING"});  // RedisError
-    std::printf("postern-rcpt: configuration OK\n");
-    return 0;
+  if (daemon.common().check_config) {
+    return check_backends(daemon, ldap_source.get(), redis_client.get());
   }
   ::signal(SIGPIPE, SIG_IGN);  // libldap may write to a connection the server closed
-  sigset_t hup;
-  sigemptyset(&hup);
-  sigaddset(&hup, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &hup, nullptr);  // before any thread: the reload thread takes it
 
   // /healthz is the daemon's own health: 200 once it serves, also while LDAP or Redis is down
   // (it still answers, DEFER_IF_PERMIT 4.4.3 or from its cache; a restart would fix nothing and
   // empty the cache). Outages show in postern_rcpt_{ldap,redis}_up and the backend-down log
   // line. See policyd/rcpt/README.md, "/healthz".
-  metrics::Health health;
-  auto metrics_server = metrics::start_metrics_server(common.metrics_listen, registry, health);
+  auto metrics_server = daemon.serve_metrics();
   std::unique_ptr<RecipientCache> cache;
   if (config.redis && config.redis->shared_cache) {
     cache = std::make_unique<RedisCache>(*redis_client, config.cache, config.redis->cache_prefix);
@@ -128,53 +123,20 @@ int run(int argc, const char* const argv[]) {
     relay = redis_domains.get();
   }
   RcptPolicy policy(config.policy, *relay, table, cache.get(), sources, &registry);
+  auto reloader = daemon.reload_on_sighup([&] { reload_table(policy, config.access_table); });
 
-  std::atomic<bool> stop{false};
-  std::thread reloader(reload_on_sighup, std::ref(policy), config.access_table, std::ref(stop));
   PolicyServerConfig server;
+  daemon.fill_stream_server(server);
   server.name = "rcpt";
-  server.socket = common.socket;
-  server.socket_mode = common.socket_mode;
-  server.socket_owner = common.user;
   server.worker_threads = config.worker_threads;
   server.request_deadline_seconds = config.request_deadline_seconds;
   server.fault_action = fault_action;
-  server.metrics = &registry;
-  server.on_listening = [&common, &health] {
-    drop_privileges(common.user);
-    notify_ready(common.ready_fd);
-    health.set_ready(true);
-  };
-  int status = 1;
-  try {
-    status = run_policy_server(
-        server, [&policy](const PolicyRequest& request) { return policy.decide(request); });
-  } catch (...) {
-    stop = true;
-    reloader.join();
-    throw;
-  }
-  stop = true;
-  reloader.join();
-  return status;
+  return run_policy_server(
+      server, [&policy](const PolicyRequest& request) { return policy.decide(request); });
 }
 
 }  // namespace
 
 int main(int argc, char* argv[]) {
-  try {
-    return run(argc, argv);
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "postern-rcpt: configuration error: %s\n", e.what());
-    return 78;  // EX_CONFIG
-  } catch (const ldap::LdapError& e) {
-    std::fprintf(stderr, "postern-rcpt: LDAP check failed: %s\n", e.what());
-    return 69;  // EX_UNAVAILABLE
-  } catch (const redis::RedisError& e) {
-    std::fprintf(stderr, "postern-rcpt: Redis check failed: %s\n", e.what());
-    return 69;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "postern-rcpt: fatal: %s\n", e.what());
-    return 1;
-  }
+  return daemon_main("postern-rcpt", [&] { return run(argc, argv); });
 }

@@ -1,17 +1,10 @@
 // main.cpp — postern-tables: Postfix lookup tables from Redis and LDAP over socketmap
-// (socketmap_table(5)). Options → configuration → backends and maps → socketmap server.
-#include <unistd.h>
-
+// (socketmap_table(5)). Options → configuration → backends and maps → socketmap server
+// (common/daemon.hpp wires the rest: logging, metrics, readiness, exit statuses).
 #include <chrono>
-#include <cstdio>
 #include <memory>
 
-#include "common/config_error.hpp"
-#include "common/log.hpp"
-#include "common/metrics.hpp"
-#include "common/metrics_server.hpp"
-#include "common/options.hpp"
-#include "common/process.hpp"
+#include "common/daemon.hpp"
 #include "common/socketmap.hpp"
 #include "policyd/tables/backends.hpp"
 #include "policyd/tables/maps.hpp"
@@ -23,20 +16,16 @@ using namespace postern::tables;
 namespace {
 
 int run(int argc, const char* const argv[]) {
-  DaemonOptions options("tables", "postern-tables", "inet:10041@127.0.0.1");
-  add_tables_options(options.options());
-  if (auto status = options.parse(argc, argv, environ)) return *status;
-  const CommonOptions& common = options.common();
-  log::init("postern-tables", common.log_target, common.log_level);
-  TablesConfig config = build_tables_config(options);
+  Daemon daemon(
+      {.daemon = "tables", .program = "postern-tables", .default_socket = "inet:10041@127.0.0.1"});
+  add_tables_options(daemon.options());
+  if (auto status = daemon.parse(argc, argv)) return *status;
+  TablesConfig config = build_tables_config(daemon.parsed());
 
-  metrics::Registry registry;
-  metrics::Health health;
-  Backends backends(config, health);
-  if (common.check_config) {
+  Backends backends(config, daemon.health());
+  if (daemon.common().check_config) {
     backends.check();
-    std::printf("postern-tables: configuration OK\n");
-    return 0;
+    return daemon.configuration_ok();
   }
   std::unique_ptr<ReplyCache> cache;
   if (config.cache_ttl_seconds > 0) {
@@ -44,24 +33,16 @@ int run(int argc, const char* const argv[]) {
         std::chrono::milliseconds(static_cast<int64_t>(config.cache_ttl_seconds * 1000)),
         config.cache_size, [] { return std::chrono::steady_clock::now(); });
   }
-  Tables tables(&registry, cache.get());
+  Tables tables(&daemon.registry(), cache.get());
   for (const MapSpec& spec : config.maps) tables.add(spec.name, backends.make_map(spec));
-  auto metrics_server = metrics::start_metrics_server(common.metrics_listen, registry, health);
+  auto metrics_server = daemon.serve_metrics();
 
   SocketmapServerConfig server;
+  daemon.fill_stream_server(server);
   server.name = "tables";
-  server.socket = common.socket;
-  server.socket_mode = common.socket_mode;
-  server.socket_owner = common.user;
   server.worker_threads = config.worker_threads;
   server.request_deadline_seconds = config.request_deadline_seconds;
   server.limits = config.limits;
-  server.metrics = &registry;
-  server.on_listening = [&common, &health] {
-    drop_privileges(common.user);
-    notify_ready(common.ready_fd);
-    health.set_ready(true);
-  };
   SocketmapServer socketmap(server, [&tables](const std::string& name, const std::string& key) {
     return tables.lookup(name, key);
   });
@@ -71,13 +52,5 @@ int run(int argc, const char* const argv[]) {
 }  // namespace
 
 int main(int argc, char* argv[]) {
-  try {
-    return run(argc, argv);
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "postern-tables: configuration error: %s\n", e.what());
-    return 78;  // EX_CONFIG
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "postern-tables: fatal: %s\n", e.what());
-    return 1;
-  }
+  return daemon_main("postern-tables", [&] { return run(argc, argv); });
 }

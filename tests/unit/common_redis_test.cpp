@@ -112,6 +112,22 @@ TEST(OutageTracker, LogsTransitionsOnly) {
   EXPECT_EQ(outages.value(), 2u);
 }
 
+TEST(OutageTracker, LinesNameTheServerLikeTheLdapClient) {
+  OutageTracker redis("test-redis");
+  OutageTracker lmdb("test-store");
+  ::testing::internal::CaptureStderr();
+  redis.failure("connection refused", "127.0.0.1:6390");
+  redis.success("127.0.0.1:6390");
+  lmdb.failure("disk full");  // no server: no server= field
+  std::string log = ::testing::internal::GetCapturedStderr();
+  for (const char* want :
+       {"backend-down backend=test-redis server=127.0.0.1:6390 reason=\"connection refused\"\n",
+        "backend-up backend=test-redis server=127.0.0.1:6390 down_seconds=",
+        "backend-down backend=test-store reason=\"disk full\"\n"}) {
+    EXPECT_NE(log.find(want), std::string::npos) << "want " << want << " in:\n" << log;
+  }
+}
+
 Options fast_options() {
   Options o;
   o.connect_timeout_seconds = 0.5;
@@ -205,6 +221,7 @@ TEST(RedisClient, ServerKilledAndRestartedReconnects) {
   OutageTracker tracker("test-redis", nullptr, &outages);
   Client client(parse_url(server.url()), fast_options(), &tracker);
   EXPECT_EQ(client.command({"PING"}).str, "PONG");
+  ::testing::internal::CaptureStderr();
   server.kill();
   EXPECT_THROW(client.command({"PING"}), RedisError);  // the pooled connection is dead
   EXPECT_THROW(client.command({"PING"}), RedisError);  // and a new one cannot connect
@@ -213,6 +230,10 @@ TEST(RedisClient, ServerKilledAndRestartedReconnects) {
   server.start();
   EXPECT_EQ(client.command({"PING"}).str, "PONG");
   EXPECT_FALSE(tracker.down());
+  std::string log = ::testing::internal::GetCapturedStderr();
+  std::string server_field = "server=" + client.current_server() + " ";
+  EXPECT_NE(log.find("backend-down backend=test-redis " + server_field), std::string::npos) << log;
+  EXPECT_NE(log.find("backend-up backend=test-redis " + server_field), std::string::npos) << log;
 }
 
 TEST(RedisClient, RetryIntervalFailsFastWhileDown) {
