@@ -548,6 +548,99 @@ class MikenyeTests(GatewayTest):
             zone.stop()
 
 
+class MikenyeAliasesTests(GatewayTest):
+    """mikenye/postfix's local aliases: /etc/postfix/local_aliases/aliases (aliases(5)) merged
+    with the system aliases (postmaster, root, postfix, clamav -> POSTMASTER_EMAIL). The gateway
+    has no local delivery, so they are a virtual_alias_maps table for NAME@myhostname; mail for
+    them is relayed to the targets. update_aliases (deploy/postern-reload) rereads the file and
+    reloads Postfix; a file with a |command alias is refused with its line."""
+
+    MAIL_OUT = {
+        "POSTMASTER_EMAIL": "postmaster@yourdomain.tld",
+        "POSTFIX_MYDOMAIN": "yourdomain.tld",
+        "POSTFIX_MYHOSTNAME": "mail.yourdomain.tld",
+        "POSTFIX_MYNETWORKS": "your.local.LAN.subnet/prefix",
+    }
+
+    @staticmethod
+    def rcpts(m):
+        with open(m.path, "rb") as f:
+            return sorted(re.findall(rb"^X-Rcpt-Args: <([^>]*)>", f.read(), re.M))
+
+    def update_aliases(self, env):
+        """deploy/postern-reload under mikenye's helper name, as docker exec would run it."""
+        helper = os.path.join(self.gw.tmp, "update_aliases")
+        if not os.path.exists(helper):
+            os.symlink(os.path.join(harness.REPO, "deploy", "postern-reload"), helper)
+        e = self.gw.test_env(env)
+        e.update({"POSTERN_RUN_DIR": self.gw.rundir, "POSTFIX_CONFIG_DIR": self.gw.etc,
+                  "POSTERN_CONFIG": GENERATOR,
+                  "POSTERN_CONFIG_ARGS": "--root %s --queue-dir %s --data-dir %s" % (
+                      self.gw.root, os.path.join(self.gw.pfdir, "queue"),
+                      os.path.join(self.gw.pfdir, "data"))})
+        return subprocess.run([helper], env=e, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+
+    def test_local_aliases_and_update_aliases(self):
+        aliases = self.gw.write("/etc/postfix/local_aliases/aliases",
+                                "# mikenye's local aliases\n"
+                                "webmaster: web@example.net,\n\tops@example.net\n"
+                                "Root: admin\n"
+                                "admin: admin@example.net\n")
+        env = mikenye_placeholders(self.MAIL_OUT)
+        self.gw.generate(env)
+        self.assertEqual(self.gw.main_cf("virtual_alias_maps"),
+                         "texthash:" + os.path.join(self.gw.rundir, "aliases", "aliases"))
+        self.gw.start()
+        for rcpt, want in (("postmaster@mail.example.com", [b"postmaster@example.com"]),
+                           ("clamav@mail.example.com", [b"postmaster@example.com"]),
+                           ("webmaster@mail.example.com", [b"ops@example.net",
+                                                           b"web@example.net"]),
+                           # root: the local file wins; admin is an alias too (recursive)
+                           ("root@mail.example.com", [b"admin@example.net"])):
+            self.assertEqual(self.rcpts(self.assertRelayed("app@example.com", rcpt)), want, rcpt)
+        # a name the file does not have yet is relayed as it is
+        self.assertEqual(self.rcpts(self.assertRelayed("app@example.com",
+                                                       "sales@mail.example.com")),
+                         [b"sales@mail.example.com"])
+        with open(aliases, "a") as f:
+            f.write("sales: sales@example.net\n")
+        p = self.update_aliases(env)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        deadline = time.monotonic() + 15
+        while True:     # `postfix reload`: new cleanup processes read the new table
+            got = self.rcpts(self.assertRelayed("app@example.com", "sales@mail.example.com"))
+            if got == [b"sales@example.net"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(got, [b"sales@example.net"])
+        # a bad line: update_aliases fails with the line, the running aliases stay
+        with open(aliases, "a") as f:
+            f.write("backup: |/usr/bin/backup-mail\n")
+        p = self.update_aliases(env)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("%s:7: alias 'backup' -> '|/usr/bin/backup-mail': this gateway has no "
+                      "local delivery" % aliases, p.stdout)
+        self.assertEqual(self.rcpts(self.assertRelayed("app@example.com",
+                                                       "sales@mail.example.com")),
+                         [b"sales@example.net"])
+
+    def test_aliases_refusals(self):
+        for text, needle in (("nobody@example.com: x@example.net\n",
+                              ":1: alias name 'nobody@example.com': an aliases(5) name is a "
+                              "local part"),
+                             ("  x@example.net\n", ":1: a continuation line with no entry"),
+                             ("ops:\n", ":1: alias 'ops' has no target"),
+                             ("ops: :include:/etc/ops\n", ":1: alias 'ops' -> ':include:"),
+                             ("ops: a@@example.net\n", "is not an address"),
+                             ("just words\n", "is not 'name: address, ...'")):
+            self.gw.write("/etc/postfix/local_aliases/aliases", text)
+            p = self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com"}, check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(needle, p.stdout)
+            self.assertIn("local_aliases/aliases", p.stdout)
+
+
 class MikenyeScanVerifyTests(GatewayTest):
     """mikenye/postfix's mail_in with ENABLE_CLAMAV (postern-av) and ENABLE_LDAP_RECIPIENT_ACCESS
     (postern-rcpt, its POSTFIX_LDAP_* variables against a real slapd), through a real Postfix:
