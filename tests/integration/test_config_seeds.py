@@ -14,7 +14,8 @@ domains.
 Port block (POSTERN_IT_PORT_BASE): +0 smtpd, +1 sink, +2 postern-dkim, +3 its metrics,
 +4 postern-spf, +5 its metrics, +6 DNS (zone_server). MikenyeScanVerifyTests (no DKIM, SPF or
 DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd; MikenyeGreylistTests
-+2/+3 to postern-greylist; A16bitsysopTests +2/+3 to postern-tables and +6 to redis-server.
++2/+3 to postern-greylist (+7 the HTTP server of the whitelist download); A16bitsysopTests +2/+3
+to postern-tables, +6 to redis-server and +7 to the LMTP sink (DOVECOT).
 """
 
 import glob
@@ -984,6 +985,72 @@ class A16bitsysopTests(GatewayTest):
         self.redis = None
         e = self.assertRefused("a@example.net", "sales@example.org", code_class=4,
                                xclient=internet)
+
+    def test_dovecot_lmtp_delivers_virtual_mailboxes(self):
+        """DOVECOT: the virtual mailbox domains go to Dovecot over LMTP (virtual_transport =
+        lmtp:inet:DOVECOT, as in the seed); an LMTP sink (lmtp_sink.py, +7) stands in for it."""
+        import lmtp_sink
+        import redis_server
+        if "postern-tables" not in self.gw.bins:
+            self.skipTest("postern-tables not built")
+        if not shutil.which("redis-cli"):
+            self.skipTest("redis-cli not installed")
+        self.redis = redis_server.RedisServer(self.gw.base + 6)
+        self.redis.start()
+        lmtp = lmtp_sink.LmtpSink(self.gw.base + 7).start()
+        self.addCleanup(lmtp.stop)
+        dovecot = "127.0.0.1:%d" % lmtp.port
+        self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                          "HOSTNAME": "mail.example.com", "DOVECOT": dovecot})
+        self.assertEqual(self.gw.main_cf("virtual_transport"), "lmtp:inet:" + dovecot)
+        for args in (("set", "VDOM:example.org", "example.org"),
+                     ("set", "VBOX:user1@example.org", "example.org/user1/"),
+                     ("set", "VALI:sales@example.org", "user1@example.org"),
+                     ("set", "VBOX:gone@example.org", "example.org/gone/")):
+            self.redis_cli(*args)
+        lmtp.reject.add("gone@example.org")
+        self.gw.start()
+        internet = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+
+        def over_lmtp(rcpt, timeout=30):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with lmtp.lock:
+                    for mail_from, rcpts, data in lmtp.messages:
+                        if rcpt in rcpts:
+                            return mail_from, data
+                time.sleep(0.1)
+            raise AssertionError("%s not delivered over LMTP in %ss" % (rcpt, timeout))
+
+        self.gw.send("a@example.net", "user1@example.org", xclient=internet)
+        mail_from, data = over_lmtp("user1@example.org")
+        self.assertEqual(mail_from, "a@example.net")
+        self.assertIn(b"Subject: seed test", data)
+        # VALI alias to a mailbox: delivered over LMTP as the mailbox
+        lmtp.messages.clear()
+        self.gw.send("b@example.net", "sales@example.org", xclient=internet)
+        self.assertEqual(over_lmtp("user1@example.org")[0], "b@example.net")
+        # no VBOX/VALI entry: refused by Postfix, never reaches Dovecot
+        e = self.assertRefused("a@example.net", "nobody@example.org", xclient=internet)
+        self.assertIn("User unknown in virtual mailbox table", e.msg)
+        # other domains still go to the relay host (the smtp-sink), not to Dovecot
+        m = self.assertRelayed("app@example.com", "friend@example.net")
+        with open(m.path, "rb") as f:
+            self.assertIn(b"X-Rcpt-Args: <friend@example.net>", f.read())
+        # Dovecot refuses a recipient: Postfix bounces it (to a@example.net, over the relay
+        # host), it is not delivered
+        self.gw.send("a@example.net", "gone@example.org", xclient=internet)
+        deadline = time.monotonic() + 30
+        log = ""
+        while "status=bounced" not in log and time.monotonic() < deadline:
+            time.sleep(0.2)
+            log = self.gw.log("pf/log/postfix.log")
+        self.assertRegex(log, r"to=<gone@example.org>, relay=127.0.0.1\[127.0.0.1\]:%d.*"
+                              r"status=bounced" % lmtp.port)
+        p = self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                              "DOVECOT": "dovecot:lmtp"}, check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("DOVECOT='dovecot:lmtp': want the Dovecot LMTP server", p.stdout)
 
     def test_postscreen_access_list(self):
         """PSA:<ip> reject: postscreen (enforce) refuses the client; deleted, mail passes.
