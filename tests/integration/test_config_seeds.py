@@ -33,6 +33,7 @@ import harness
 from harness import Delivered, MarksEnvFailed, SmtpError, run, wait_port
 
 GENERATOR = os.path.join(harness.REPO, "deploy", "postern-config")
+S6_SCANDIR = os.path.join(harness.REPO, "deploy", "s6-scandir")
 MASTER = "/usr/lib/postfix/sbin/master"
 PY = "/usr/bin/python3"
 
@@ -87,6 +88,8 @@ class Gateway:
     @staticmethod
     def reap(d):
         pf = os.path.join(d, "pf")
+        if os.path.isdir(os.path.join(d, "run", "scan", ".s6-scandir")):
+            run([S6_SCANDIR, "stop", os.path.join(d, "run", "scan")], check=False)
         run([harness.POSTFIX_INSTANCE, "stop", pf], check=False)
         run([harness.POSTFIX_INSTANCE, "sink-stop", pf], check=False)
         for pidfile in glob.glob(os.path.join(d, "procs", "*.pid")):
@@ -160,7 +163,7 @@ class Gateway:
     def start(self):
         """The enabled daemons (like their s6 run scripts), then the sink and Postfix."""
         for svc in self.services():
-            if svc != "postfix":
+            if svc.startswith("postern-"):      # not postfix, freshclam, the whitelist update
                 self.start_daemon(svc)
         if not self.sink_started:
             run([harness.POSTFIX_INSTANCE, "sink", self.pfdir, str(self.sink_port)])
@@ -843,11 +846,14 @@ class MikenyeGreylistTests(GatewayTest):
         })
         env["POSTERN_GREYLIST_DELAY"] = "1"
         self.gw.generate(env)
-        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist",
+                                              "postgrey-whitelist-update"])
         conf = self.conf()
         store = self.gw.path("/var/lib/postern/greylist")
         self.assertIn(("store", "lmdb:" + store), conf)
         self.assertTrue(os.path.isdir(store))
+        self.assertIn(("whitelist-clients", self.gw.path(
+            "/var/lib/postern/postgrey/postgrey_whitelist_clients")), conf)
         self.assertIn(("whitelist-clients", wl), conf)
         self.assertIn(("skip-networks", "127.0.0.0/8"), conf)
         policy = self.gw.ports["postern-greylist"][0]
@@ -898,6 +904,221 @@ class MikenyeGreylistTests(GatewayTest):
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn("cannot make the greylist store directory", p.stdout)
         self.assertIn("/var/lib/postern", p.stdout)
+
+
+class ListServer:
+    """python's http.server on 127.0.0.1:port serving one file, NAME, whose body the test
+    sets (.body = bytes; None: 404)."""
+
+    NAME = "/pub/postgrey_whitelist_clients"
+
+    def __init__(self, port):
+        import http.server
+        import threading
+        outer = self
+        self.body = None
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                body = outer.body
+                if self.path != outer.NAME or body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.url = "http://127.0.0.1:%d%s" % (port, self.NAME)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def policy_action(port, client_address, client_name="mx.example.net",
+                  recipient="alice@example.org"):
+    """One Postfix policy delegation request (RCPT) to 127.0.0.1:port; its action= value."""
+    import socket
+    req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+           "client_address=%s\nclient_name=%s\nreverse_client_name=%s\n"
+           "helo_name=%s\nsender=a@example.net\nrecipient=%s\ninstance=%s\n\n"
+           % (client_address, client_name, client_name, client_name, recipient,
+              time.monotonic_ns()))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(req.encode())
+        data = b""
+        while not data.endswith(b"\n\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    m = re.search(r"^action=(.*)$", data.decode(), re.M)
+    return m.group(1) if m else data.decode()
+
+
+class MikenyeWhitelistUpdateTests(GatewayTest):
+    """mikenye's postgrey_whitelist_update: with ENABLE_POSTGREY the s6 longrun
+    postgrey-whitelist-update downloads postgrey's system whitelist (POSTGREY_WHITELIST_URL;
+    here a local HTTP server, +7) into the state volume, keeps it only when postern-greylist
+    loads it and it has entries, and makes postern-greylist reread it (s6-svc -h). Run under
+    plain s6 with deploy/s6-scandir, a round each second (POSTGREY_WHITELIST_UPDATE_INTERVAL);
+    postern-greylist is asked directly over the policy protocol."""
+
+    def setUp(self):
+        super().setUp()
+        b = self.gw.base
+        self.gw.ports = {"postern-greylist": (b + 2, b + 3)}
+        if "postern-greylist" not in self.gw.bins:
+            self.skipTest("postern-greylist not built")
+        self.http = ListServer(b + 7)
+        self.addCleanup(self.http.stop)
+        self.wl = self.gw.path("/var/lib/postern/postgrey/postgrey_whitelist_clients")
+        self.scan = None
+
+    def tearDown(self):
+        if self.scan:
+            run([S6_SCANDIR, "stop", self.scan], check=False)
+        super().tearDown()
+
+    def wl_env(self, **extra):
+        env = {"POSTFIX_RELAY_DOMAINS": "example.org", "ENABLE_POSTGREY": "true",
+               "POSTGREY_WHITELIST_URL": self.http.url}
+        env.update(extra)
+        return env
+
+    def helper(self, *args):
+        e = {"PATH": ":".join([os.path.dirname(self.gw.bins["postern-greylist"]),
+                               "/usr/sbin", "/usr/bin", "/bin"])}
+        return subprocess.run([PY, os.path.join(harness.REPO, "deploy",
+                                                "postgrey-whitelist-update"),
+                               "--url", self.http.url, "--file", self.wl,
+                               "--service", os.path.join(self.gw.tmp, "no-such-service")]
+                              + list(args), env=e, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+
+    def read_wl(self):
+        with open(self.wl, "rb") as f:
+            return f.read()
+
+    def test_helper_keeps_old_list_on_bad_download(self):
+        self.gw.generate(self.wl_env())
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist",
+                                              "postgrey-whitelist-update"])
+        placeholder = self.read_wl()
+        self.assertTrue(placeholder.startswith(b"# postgrey's system whitelist"))
+        good = b"# postgrey whitelist\n192.0.2.10\n.example.net\n/^mx[0-9]+\\.example\\.com$/\n"
+        for body, needle in (
+                (None, "HTTP 404"),
+                (b"", "no entries"),
+                (b"# nothing but comments\n\n", "no entries"),
+                (b"<html>\n<head><title>Maintenance</title></head>\n</html>\n",
+                 "postern-greylist does not load it: %s:2: " % self.http.url),
+                (b"192.0.2.10\n/[unclosed/\n", "bad regular expression")):
+            self.http.body = body
+            p = self.helper()
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("kept %s: " % self.wl, p.stdout)
+            self.assertIn(needle, p.stdout)
+            self.assertEqual(self.read_wl(), placeholder)
+        self.http.body = good
+        p = self.helper()
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("replaced %s from %s" % (self.wl, self.http.url), p.stdout)
+        self.assertIn("postern-greylist is not running here", p.stdout)
+        self.assertEqual(self.read_wl(), good)
+        self.assertEqual(oct(os.stat(self.wl).st_mode & 0o777), "0o644")
+        p = self.helper()
+        self.assertEqual(p.returncode, 3, p.stdout)
+        self.assertIn("up to date", p.stdout)
+        self.http.body = b"garbage line with spaces\n"
+        self.assertEqual(self.helper().returncode, 1)
+        self.assertEqual(self.read_wl(), good)
+        # no temp files left beside it
+        self.assertEqual(os.listdir(os.path.dirname(self.wl)), ["postgrey_whitelist_clients"])
+
+    def test_switches_and_refusals(self):
+        p = self.gw.generate(self.wl_env(ENABLE_POSTGREY_WHITELIST_UPDATE="false"))
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertFalse(os.path.isdir(os.path.join(self.gw.rundir, "postgrey-whitelist-update",
+                                                    "env")))
+        mounted = self.gw.write("/etc/postgrey/postgrey_whitelist_clients", "192.0.2.1\n")
+        p = self.gw.generate(self.wl_env())
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertIn("is mounted: it is the system whitelist (no daily download)", p.stdout)
+        os.unlink(mounted)
+        for extra, needle in (
+                ({"POSTGREY_WHITELIST_URL": "ftp://example.net/list"},
+                 "POSTGREY_WHITELIST_URL='ftp://example.net/list': want an http:// or https://"),
+                ({"POSTGREY_WHITELIST_UPDATE_INTERVAL": "daily"},
+                 "POSTGREY_WHITELIST_UPDATE_INTERVAL='daily': want a number of seconds"),
+                ({"ENABLE_POSTGREY_WHITELIST_UPDATE": "maybe"},
+                 "ENABLE_POSTGREY_WHITELIST_UPDATE='maybe': want true or false")):
+            p = self.gw.generate(self.wl_env(**extra), check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(needle, p.stdout)
+        self.gw.generate(self.wl_env())
+        env_dir = os.path.join(self.gw.rundir, "postgrey-whitelist-update", "env")
+        with open(os.path.join(env_dir, "POSTGREY_WHITELIST_UPDATE_INTERVAL")) as f:
+            self.assertEqual(f.read(), "86400\n")
+        with open(os.path.join(env_dir, "POSTGREY_WHITELIST_FILE")) as f:
+            self.assertEqual(f.read(), self.wl + "\n")
+
+    def test_s6_longrun_downloads_and_reloads(self):
+        if not shutil.which("s6-svscan"):
+            self.skipTest("s6 not installed")
+        self.http.body = b"192.0.2.10\n"
+        self.gw.generate(self.wl_env(POSTGREY_WHITELIST_UPDATE_INTERVAL="1"))
+        scan = os.path.join(self.gw.rundir, "scan")
+        s6 = S6_SCANDIR
+        path = ":".join([os.path.dirname(self.gw.bins["postern-greylist"]),
+                         os.path.join(harness.REPO, "deploy"),
+                         "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        run([s6, "make", scan, "--only", "--env", "PATH=" + path,
+             "--env", "POSTERN_RUN_DIR=" + self.gw.rundir,
+             "postern-greylist", "postgrey-whitelist-update"])
+        self.scan = scan            # stopped by tearDown, before the temp dir goes
+        run([s6, "start", scan, "--timeout", "30"])
+        log = os.path.join(scan, ".s6-scandir", "svscan.log")
+        port = self.gw.ports["postern-greylist"][0]
+
+        def wait_for(what, cond, timeout=20):
+            deadline = time.monotonic() + timeout
+            while not cond():
+                if time.monotonic() > deadline:
+                    with open(log, errors="replace") as f:
+                        raise AssertionError("%s: not in %ss; s6 log:\n%s"
+                                             % (what, timeout, f.read()[-4000:]))
+                time.sleep(0.2)
+
+        def log_has(text):
+            with open(log, errors="replace") as f:
+                return text in f.read()
+
+        wait_for("the first download", lambda: self.read_wl() == b"192.0.2.10\n")
+        wait_for("192.0.2.10 whitelisted", lambda: policy_action(port, "192.0.2.10") == "DUNNO")
+        self.assertTrue(policy_action(port, "192.0.2.20").startswith("DEFER_IF_PERMIT"))
+        # a bad download (HTML), then an empty one: the old list stays, in the file and in
+        # postern-greylist
+        self.http.body = b"<html>\n<body>Service Unavailable</body>\n</html>\n"
+        wait_for("the HTML refused", lambda: log_has("postern-greylist does not load it"))
+        self.http.body = b""
+        wait_for("the empty list refused", lambda: log_has("no entries (empty or only"))
+        self.assertEqual(self.read_wl(), b"192.0.2.10\n")
+        self.assertEqual(policy_action(port, "192.0.2.10"), "DUNNO")
+        # a new list: replaced and reread without a restart
+        self.http.body = b"192.0.2.10\n192.0.2.20\n"
+        wait_for("192.0.2.20 whitelisted", lambda: policy_action(port, "192.0.2.20") == "DUNNO")
+        self.assertTrue(log_has("postgrey-whitelist-update: postern-greylist reloads"))
 
 
 # ---------------------------------------------------------------------------------------------
