@@ -1066,6 +1066,22 @@ class MikenyeWhitelistUpdateTests(GatewayTest):
             p = self.gw.generate(self.wl_env(**extra), check=False)
             self.assertEqual(p.returncode, 1, p.stdout)
             self.assertIn(needle, p.stdout)
+        # a state volume it cannot write: the default-on download is skipped with a note, an
+        # explicit switch refuses (the store elsewhere, so greylisting itself can start)
+        shutil.rmtree(self.gw.path("/var/lib/postern"))
+        blocker = self.gw.write("/var/lib/postern", "not a directory\n")
+        store = "lmdb:" + os.path.join(self.gw.tmp, "store")
+        os.makedirs(store[5:])
+        p = self.gw.generate(self.wl_env(POSTERN_GREYLIST_STORE=store))
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertIn("cannot make the system whitelist's directory", p.stdout)
+        self.assertIn("no daily download", p.stdout)
+        p = self.gw.generate(self.wl_env(POSTERN_GREYLIST_STORE=store,
+                                         ENABLE_POSTGREY_WHITELIST_UPDATE="true"), check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("error: %s: cannot make the system whitelist's directory"
+                      % self.gw.path("/var/lib/postern/postgrey"), p.stdout)
+        os.unlink(blocker)
         self.gw.generate(self.wl_env())
         env_dir = os.path.join(self.gw.rundir, "postgrey-whitelist-update", "env")
         with open(os.path.join(env_dir, "POSTGREY_WHITELIST_UPDATE_INTERVAL")) as f:
