@@ -5,7 +5,8 @@
 # ENABLE_LDAP_RECIPIENT_ACCESS (postern-rcpt against a real slapd). MikenyeGreylistTests:
 # ENABLE_POSTGREY (postern-greylist, its LMDB store and mikenye's whitelist). A16bitsysopTests:
 # REDIS (postern-tables against a real redis-server, entries made with redis-cli).
-foreach(cls BokyTests MikenyeTests MikenyeScanVerifyTests MikenyeGreylistTests Turgon37Tests
+foreach(cls BokyTests MikenyeTests MikenyeAliasesTests MikenyeScanVerifyTests MikenyeGreylistTests
+            MikenyeWhitelistUpdateTests Turgon37Tests
             ServercontainersTests A16bitsysopTests SafetyTests)
   postern_integration_test(NAME integration.config.${cls}
                            UNITTEST test_config_seeds.${cls} TIMEOUT 180)

@@ -14,7 +14,8 @@ domains.
 Port block (POSTERN_IT_PORT_BASE): +0 smtpd, +1 sink, +2 postern-dkim, +3 its metrics,
 +4 postern-spf, +5 its metrics, +6 DNS (zone_server). MikenyeScanVerifyTests (no DKIM, SPF or
 DNS) gives +2/+3 to postern-av, +4/+5 to postern-rcpt and +6 to slapd; MikenyeGreylistTests
-+2/+3 to postern-greylist; A16bitsysopTests +2/+3 to postern-tables and +6 to redis-server.
++2/+3 to postern-greylist (+7 the HTTP server of the whitelist download); A16bitsysopTests +2/+3
+to postern-tables, +6 to redis-server and +7 to the LMTP sink (DOVECOT).
 """
 
 import glob
@@ -32,6 +33,7 @@ import harness
 from harness import Delivered, MarksEnvFailed, SmtpError, run, wait_port
 
 GENERATOR = os.path.join(harness.REPO, "deploy", "postern-config")
+S6_SCANDIR = os.path.join(harness.REPO, "deploy", "s6-scandir")
 MASTER = "/usr/lib/postfix/sbin/master"
 PY = "/usr/bin/python3"
 
@@ -86,6 +88,8 @@ class Gateway:
     @staticmethod
     def reap(d):
         pf = os.path.join(d, "pf")
+        if os.path.isdir(os.path.join(d, "run", "scan", ".s6-scandir")):
+            run([S6_SCANDIR, "stop", os.path.join(d, "run", "scan")], check=False)
         run([harness.POSTFIX_INSTANCE, "stop", pf], check=False)
         run([harness.POSTFIX_INSTANCE, "sink-stop", pf], check=False)
         for pidfile in glob.glob(os.path.join(d, "procs", "*.pid")):
@@ -159,7 +163,7 @@ class Gateway:
     def start(self):
         """The enabled daemons (like their s6 run scripts), then the sink and Postfix."""
         for svc in self.services():
-            if svc != "postfix":
+            if svc.startswith("postern-"):      # not postfix, freshclam, the whitelist update
                 self.start_daemon(svc)
         if not self.sink_started:
             run([harness.POSTFIX_INSTANCE, "sink", self.pfdir, str(self.sink_port)])
@@ -548,6 +552,99 @@ class MikenyeTests(GatewayTest):
             zone.stop()
 
 
+class MikenyeAliasesTests(GatewayTest):
+    """mikenye/postfix's local aliases: /etc/postfix/local_aliases/aliases (aliases(5)) merged
+    with the system aliases (postmaster, root, postfix, clamav -> POSTMASTER_EMAIL). The gateway
+    has no local delivery, so they are a virtual_alias_maps table for NAME@myhostname; mail for
+    them is relayed to the targets. update_aliases (deploy/postern-reload) rereads the file and
+    reloads Postfix; a file with a |command alias is refused with its line."""
+
+    MAIL_OUT = {
+        "POSTMASTER_EMAIL": "postmaster@yourdomain.tld",
+        "POSTFIX_MYDOMAIN": "yourdomain.tld",
+        "POSTFIX_MYHOSTNAME": "mail.yourdomain.tld",
+        "POSTFIX_MYNETWORKS": "your.local.LAN.subnet/prefix",
+    }
+
+    @staticmethod
+    def rcpts(m):
+        with open(m.path, "rb") as f:
+            return sorted(re.findall(rb"^X-Rcpt-Args: <([^>]*)>", f.read(), re.M))
+
+    def update_aliases(self, env):
+        """deploy/postern-reload under mikenye's helper name, as docker exec would run it."""
+        helper = os.path.join(self.gw.tmp, "update_aliases")
+        if not os.path.exists(helper):
+            os.symlink(os.path.join(harness.REPO, "deploy", "postern-reload"), helper)
+        e = self.gw.test_env(env)
+        e.update({"POSTERN_RUN_DIR": self.gw.rundir, "POSTFIX_CONFIG_DIR": self.gw.etc,
+                  "POSTERN_CONFIG": GENERATOR,
+                  "POSTERN_CONFIG_ARGS": "--root %s --queue-dir %s --data-dir %s" % (
+                      self.gw.root, os.path.join(self.gw.pfdir, "queue"),
+                      os.path.join(self.gw.pfdir, "data"))})
+        return subprocess.run([helper], env=e, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+
+    def test_local_aliases_and_update_aliases(self):
+        aliases = self.gw.write("/etc/postfix/local_aliases/aliases",
+                                "# mikenye's local aliases\n"
+                                "webmaster: web@example.net,\n\tops@example.net\n"
+                                "Root: admin\n"
+                                "admin: admin@example.net\n")
+        env = mikenye_placeholders(self.MAIL_OUT)
+        self.gw.generate(env)
+        self.assertEqual(self.gw.main_cf("virtual_alias_maps"),
+                         "texthash:" + os.path.join(self.gw.rundir, "aliases", "aliases"))
+        self.gw.start()
+        for rcpt, want in (("postmaster@mail.example.com", [b"postmaster@example.com"]),
+                           ("clamav@mail.example.com", [b"postmaster@example.com"]),
+                           ("webmaster@mail.example.com", [b"ops@example.net",
+                                                           b"web@example.net"]),
+                           # root: the local file wins; admin is an alias too (recursive)
+                           ("root@mail.example.com", [b"admin@example.net"])):
+            self.assertEqual(self.rcpts(self.assertRelayed("app@example.com", rcpt)), want, rcpt)
+        # a name the file does not have yet is relayed as it is
+        self.assertEqual(self.rcpts(self.assertRelayed("app@example.com",
+                                                       "sales@mail.example.com")),
+                         [b"sales@mail.example.com"])
+        with open(aliases, "a") as f:
+            f.write("sales: sales@example.net\n")
+        p = self.update_aliases(env)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        deadline = time.monotonic() + 15
+        while True:     # `postfix reload`: new cleanup processes read the new table
+            got = self.rcpts(self.assertRelayed("app@example.com", "sales@mail.example.com"))
+            if got == [b"sales@example.net"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(got, [b"sales@example.net"])
+        # a bad line: update_aliases fails with the line, the running aliases stay
+        with open(aliases, "a") as f:
+            f.write("backup: |/usr/bin/backup-mail\n")
+        p = self.update_aliases(env)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("%s:7: alias 'backup' -> '|/usr/bin/backup-mail': this gateway has no "
+                      "local delivery" % aliases, p.stdout)
+        self.assertEqual(self.rcpts(self.assertRelayed("app@example.com",
+                                                       "sales@mail.example.com")),
+                         [b"sales@example.net"])
+
+    def test_aliases_refusals(self):
+        for text, needle in (("nobody@example.com: x@example.net\n",
+                              ":1: alias name 'nobody@example.com': an aliases(5) name is a "
+                              "local part"),
+                             ("  x@example.net\n", ":1: a continuation line with no entry"),
+                             ("ops:\n", ":1: alias 'ops' has no target"),
+                             ("ops: :include:/etc/ops\n", ":1: alias 'ops' -> ':include:"),
+                             ("ops: a@@example.net\n", "is not an address"),
+                             ("just words\n", "is not 'name: address, ...'")):
+            self.gw.write("/etc/postfix/local_aliases/aliases", text)
+            p = self.gw.generate({"ALLOWED_SENDER_DOMAINS": "example.com"}, check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(needle, p.stdout)
+            self.assertIn("local_aliases/aliases", p.stdout)
+
+
 class MikenyeScanVerifyTests(GatewayTest):
     """mikenye/postfix's mail_in with ENABLE_CLAMAV (postern-av) and ENABLE_LDAP_RECIPIENT_ACCESS
     (postern-rcpt, its POSTFIX_LDAP_* variables against a real slapd), through a real Postfix:
@@ -749,11 +846,14 @@ class MikenyeGreylistTests(GatewayTest):
         })
         env["POSTERN_GREYLIST_DELAY"] = "1"
         self.gw.generate(env)
-        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist",
+                                              "postgrey-whitelist-update"])
         conf = self.conf()
         store = self.gw.path("/var/lib/postern/greylist")
         self.assertIn(("store", "lmdb:" + store), conf)
         self.assertTrue(os.path.isdir(store))
+        self.assertIn(("whitelist-clients", self.gw.path(
+            "/var/lib/postern/postgrey/postgrey_whitelist_clients")), conf)
         self.assertIn(("whitelist-clients", wl), conf)
         self.assertIn(("skip-networks", "127.0.0.0/8"), conf)
         policy = self.gw.ports["postern-greylist"][0]
@@ -804,6 +904,237 @@ class MikenyeGreylistTests(GatewayTest):
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn("cannot make the greylist store directory", p.stdout)
         self.assertIn("/var/lib/postern", p.stdout)
+
+
+class ListServer:
+    """python's http.server on 127.0.0.1:port serving one file, NAME, whose body the test
+    sets (.body = bytes; None: 404)."""
+
+    NAME = "/pub/postgrey_whitelist_clients"
+
+    def __init__(self, port):
+        import http.server
+        import threading
+        outer = self
+        self.body = None
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                body = outer.body
+                if self.path != outer.NAME or body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.url = "http://127.0.0.1:%d%s" % (port, self.NAME)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def policy_action(port, client_address, client_name="mx.example.net",
+                  recipient="alice@example.org"):
+    """One Postfix policy delegation request (RCPT) to 127.0.0.1:port; its action= value."""
+    import socket
+    req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+           "client_address=%s\nclient_name=%s\nreverse_client_name=%s\n"
+           "helo_name=%s\nsender=a@example.net\nrecipient=%s\ninstance=%s\n\n"
+           % (client_address, client_name, client_name, client_name, recipient,
+              time.monotonic_ns()))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(req.encode())
+        data = b""
+        while not data.endswith(b"\n\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    m = re.search(r"^action=(.*)$", data.decode(), re.M)
+    return m.group(1) if m else data.decode()
+
+
+class MikenyeWhitelistUpdateTests(GatewayTest):
+    """mikenye's postgrey_whitelist_update: with ENABLE_POSTGREY the s6 longrun
+    postgrey-whitelist-update downloads postgrey's system whitelist (POSTGREY_WHITELIST_URL;
+    here a local HTTP server, +7) into the state volume, keeps it only when postern-greylist
+    loads it and it has entries, and makes postern-greylist reread it (s6-svc -h). Run under
+    plain s6 with deploy/s6-scandir, a round each second (POSTGREY_WHITELIST_UPDATE_INTERVAL);
+    postern-greylist is asked directly over the policy protocol."""
+
+    def setUp(self):
+        super().setUp()
+        b = self.gw.base
+        self.gw.ports = {"postern-greylist": (b + 2, b + 3)}
+        if "postern-greylist" not in self.gw.bins:
+            self.skipTest("postern-greylist not built")
+        self.http = ListServer(b + 7)
+        self.addCleanup(self.http.stop)
+        self.wl = self.gw.path("/var/lib/postern/postgrey/postgrey_whitelist_clients")
+        self.scan = None
+
+    def tearDown(self):
+        if self.scan:
+            run([S6_SCANDIR, "stop", self.scan], check=False)
+        super().tearDown()
+
+    def wl_env(self, **extra):
+        env = {"POSTFIX_RELAY_DOMAINS": "example.org", "ENABLE_POSTGREY": "true",
+               "POSTGREY_WHITELIST_URL": self.http.url}
+        env.update(extra)
+        return env
+
+    def helper(self, *args):
+        e = {"PATH": ":".join([os.path.dirname(self.gw.bins["postern-greylist"]),
+                               "/usr/sbin", "/usr/bin", "/bin"])}
+        return subprocess.run([PY, os.path.join(harness.REPO, "deploy",
+                                                "postgrey-whitelist-update"),
+                               "--url", self.http.url, "--file", self.wl,
+                               "--service", os.path.join(self.gw.tmp, "no-such-service")]
+                              + list(args), env=e, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+
+    def read_wl(self):
+        with open(self.wl, "rb") as f:
+            return f.read()
+
+    def test_helper_keeps_old_list_on_bad_download(self):
+        self.gw.generate(self.wl_env())
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist",
+                                              "postgrey-whitelist-update"])
+        placeholder = self.read_wl()
+        self.assertTrue(placeholder.startswith(b"# postgrey's system whitelist"))
+        good = b"# postgrey whitelist\n192.0.2.10\n.example.net\n/^mx[0-9]+\\.example\\.com$/\n"
+        for body, needle in (
+                (None, "HTTP 404"),
+                (b"", "no entries"),
+                (b"# nothing but comments\n\n", "no entries"),
+                (b"<html>\n<head><title>Maintenance</title></head>\n</html>\n",
+                 "postern-greylist does not load it: %s:2: " % self.http.url),
+                (b"192.0.2.10\n/[unclosed/\n", "bad regular expression")):
+            self.http.body = body
+            p = self.helper()
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("kept %s: " % self.wl, p.stdout)
+            self.assertIn(needle, p.stdout)
+            self.assertEqual(self.read_wl(), placeholder)
+        self.http.body = good
+        p = self.helper()
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("replaced %s from %s" % (self.wl, self.http.url), p.stdout)
+        self.assertIn("postern-greylist is not running here", p.stdout)
+        self.assertEqual(self.read_wl(), good)
+        self.assertEqual(oct(os.stat(self.wl).st_mode & 0o777), "0o644")
+        p = self.helper()
+        self.assertEqual(p.returncode, 3, p.stdout)
+        self.assertIn("up to date", p.stdout)
+        self.http.body = b"garbage line with spaces\n"
+        self.assertEqual(self.helper().returncode, 1)
+        self.assertEqual(self.read_wl(), good)
+        # no temp files left beside it
+        self.assertEqual(os.listdir(os.path.dirname(self.wl)), ["postgrey_whitelist_clients"])
+
+    def test_switches_and_refusals(self):
+        p = self.gw.generate(self.wl_env(ENABLE_POSTGREY_WHITELIST_UPDATE="false"))
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertFalse(os.path.isdir(os.path.join(self.gw.rundir, "postgrey-whitelist-update",
+                                                    "env")))
+        mounted = self.gw.write("/etc/postgrey/postgrey_whitelist_clients", "192.0.2.1\n")
+        p = self.gw.generate(self.wl_env())
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertIn("is mounted: it is the system whitelist (no daily download)", p.stdout)
+        os.unlink(mounted)
+        for extra, needle in (
+                ({"POSTGREY_WHITELIST_URL": "ftp://example.net/list"},
+                 "POSTGREY_WHITELIST_URL='ftp://example.net/list': want an http:// or https://"),
+                ({"POSTGREY_WHITELIST_UPDATE_INTERVAL": "daily"},
+                 "POSTGREY_WHITELIST_UPDATE_INTERVAL='daily': want a number of seconds"),
+                ({"ENABLE_POSTGREY_WHITELIST_UPDATE": "maybe"},
+                 "ENABLE_POSTGREY_WHITELIST_UPDATE='maybe': want true or false")):
+            p = self.gw.generate(self.wl_env(**extra), check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(needle, p.stdout)
+        # a state volume it cannot write: the default-on download is skipped with a note, an
+        # explicit switch refuses (the store elsewhere, so greylisting itself can start)
+        shutil.rmtree(self.gw.path("/var/lib/postern"))
+        blocker = self.gw.write("/var/lib/postern", "not a directory\n")
+        store = "lmdb:" + os.path.join(self.gw.tmp, "store")
+        os.makedirs(store[5:])
+        p = self.gw.generate(self.wl_env(POSTERN_GREYLIST_STORE=store))
+        self.assertEqual(self.gw.services(), ["postfix", "postern-greylist"])
+        self.assertIn("cannot make the system whitelist's directory", p.stdout)
+        self.assertIn("no daily download", p.stdout)
+        p = self.gw.generate(self.wl_env(POSTERN_GREYLIST_STORE=store,
+                                         ENABLE_POSTGREY_WHITELIST_UPDATE="true"), check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("error: %s: cannot make the system whitelist's directory"
+                      % self.gw.path("/var/lib/postern/postgrey"), p.stdout)
+        os.unlink(blocker)
+        self.gw.generate(self.wl_env())
+        env_dir = os.path.join(self.gw.rundir, "postgrey-whitelist-update", "env")
+        with open(os.path.join(env_dir, "POSTGREY_WHITELIST_UPDATE_INTERVAL")) as f:
+            self.assertEqual(f.read(), "86400\n")
+        with open(os.path.join(env_dir, "POSTGREY_WHITELIST_FILE")) as f:
+            self.assertEqual(f.read(), self.wl + "\n")
+
+    def test_s6_longrun_downloads_and_reloads(self):
+        if not shutil.which("s6-svscan"):
+            self.skipTest("s6 not installed")
+        self.http.body = b"192.0.2.10\n"
+        self.gw.generate(self.wl_env(POSTGREY_WHITELIST_UPDATE_INTERVAL="1"))
+        scan = os.path.join(self.gw.rundir, "scan")
+        s6 = S6_SCANDIR
+        path = ":".join([os.path.dirname(self.gw.bins["postern-greylist"]),
+                         os.path.join(harness.REPO, "deploy"),
+                         "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        run([s6, "make", scan, "--only", "--env", "PATH=" + path,
+             "--env", "POSTERN_RUN_DIR=" + self.gw.rundir,
+             "postern-greylist", "postgrey-whitelist-update"])
+        self.scan = scan            # stopped by tearDown, before the temp dir goes
+        run([s6, "start", scan, "--timeout", "30"])
+        log = os.path.join(scan, ".s6-scandir", "svscan.log")
+        port = self.gw.ports["postern-greylist"][0]
+
+        def wait_for(what, cond, timeout=20):
+            deadline = time.monotonic() + timeout
+            while not cond():
+                if time.monotonic() > deadline:
+                    with open(log, errors="replace") as f:
+                        raise AssertionError("%s: not in %ss; s6 log:\n%s"
+                                             % (what, timeout, f.read()[-4000:]))
+                time.sleep(0.2)
+
+        def log_has(text):
+            with open(log, errors="replace") as f:
+                return text in f.read()
+
+        wait_for("the first download", lambda: self.read_wl() == b"192.0.2.10\n")
+        wait_for("192.0.2.10 whitelisted", lambda: policy_action(port, "192.0.2.10") == "DUNNO")
+        self.assertTrue(policy_action(port, "192.0.2.20").startswith("DEFER_IF_PERMIT"))
+        # a bad download (HTML), then an empty one: the old list stays, in the file and in
+        # postern-greylist
+        self.http.body = b"<html>\n<body>Service Unavailable</body>\n</html>\n"
+        wait_for("the HTML refused", lambda: log_has("postern-greylist does not load it"))
+        self.http.body = b""
+        wait_for("the empty list refused", lambda: log_has("no entries (empty or only"))
+        self.assertEqual(self.read_wl(), b"192.0.2.10\n")
+        self.assertEqual(policy_action(port, "192.0.2.10"), "DUNNO")
+        # a new list: replaced and reread without a restart
+        self.http.body = b"192.0.2.10\n192.0.2.20\n"
+        wait_for("192.0.2.20 whitelisted", lambda: policy_action(port, "192.0.2.20") == "DUNNO")
+        self.assertTrue(log_has("postgrey-whitelist-update: postern-greylist reloads"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -891,6 +1222,72 @@ class A16bitsysopTests(GatewayTest):
         self.redis = None
         e = self.assertRefused("a@example.net", "sales@example.org", code_class=4,
                                xclient=internet)
+
+    def test_dovecot_lmtp_delivers_virtual_mailboxes(self):
+        """DOVECOT: the virtual mailbox domains go to Dovecot over LMTP (virtual_transport =
+        lmtp:inet:DOVECOT, as in the seed); an LMTP sink (lmtp_sink.py, +7) stands in for it."""
+        import lmtp_sink
+        import redis_server
+        if "postern-tables" not in self.gw.bins:
+            self.skipTest("postern-tables not built")
+        if not shutil.which("redis-cli"):
+            self.skipTest("redis-cli not installed")
+        self.redis = redis_server.RedisServer(self.gw.base + 6)
+        self.redis.start()
+        lmtp = lmtp_sink.LmtpSink(self.gw.base + 7).start()
+        self.addCleanup(lmtp.stop)
+        dovecot = "127.0.0.1:%d" % lmtp.port
+        self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                          "HOSTNAME": "mail.example.com", "DOVECOT": dovecot})
+        self.assertEqual(self.gw.main_cf("virtual_transport"), "lmtp:inet:" + dovecot)
+        for args in (("set", "VDOM:example.org", "example.org"),
+                     ("set", "VBOX:user1@example.org", "example.org/user1/"),
+                     ("set", "VALI:sales@example.org", "user1@example.org"),
+                     ("set", "VBOX:gone@example.org", "example.org/gone/")):
+            self.redis_cli(*args)
+        lmtp.reject.add("gone@example.org")
+        self.gw.start()
+        internet = {"ADDR": "203.0.113.9", "NAME": "mx.example.net"}
+
+        def over_lmtp(rcpt, timeout=30):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with lmtp.lock:
+                    for mail_from, rcpts, data in lmtp.messages:
+                        if rcpt in rcpts:
+                            return mail_from, data
+                time.sleep(0.1)
+            raise AssertionError("%s not delivered over LMTP in %ss" % (rcpt, timeout))
+
+        self.gw.send("a@example.net", "user1@example.org", xclient=internet)
+        mail_from, data = over_lmtp("user1@example.org")
+        self.assertEqual(mail_from, "a@example.net")
+        self.assertIn(b"Subject: seed test", data)
+        # VALI alias to a mailbox: delivered over LMTP as the mailbox
+        lmtp.messages.clear()
+        self.gw.send("b@example.net", "sales@example.org", xclient=internet)
+        self.assertEqual(over_lmtp("user1@example.org")[0], "b@example.net")
+        # no VBOX/VALI entry: refused by Postfix, never reaches Dovecot
+        e = self.assertRefused("a@example.net", "nobody@example.org", xclient=internet)
+        self.assertIn("User unknown in virtual mailbox table", e.msg)
+        # other domains still go to the relay host (the smtp-sink), not to Dovecot
+        m = self.assertRelayed("app@example.com", "friend@example.net")
+        with open(m.path, "rb") as f:
+            self.assertIn(b"X-Rcpt-Args: <friend@example.net>", f.read())
+        # Dovecot refuses a recipient: Postfix bounces it (to a@example.net, over the relay
+        # host), it is not delivered
+        self.gw.send("a@example.net", "gone@example.org", xclient=internet)
+        deadline = time.monotonic() + 30
+        log = ""
+        while "status=bounced" not in log and time.monotonic() < deadline:
+            time.sleep(0.2)
+            log = self.gw.log("pf/log/postfix.log")
+        self.assertRegex(log, r"to=<gone@example.org>, relay=127.0.0.1\[127.0.0.1\]:%d.*"
+                              r"status=bounced" % lmtp.port)
+        p = self.gw.generate({"REDIS": "127.0.0.1:%d" % self.redis.port,
+                              "DOVECOT": "dovecot:lmtp"}, check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("DOVECOT='dovecot:lmtp': want the Dovecot LMTP server", p.stdout)
 
     def test_postscreen_access_list(self):
         """PSA:<ip> reject: postscreen (enforce) refuses the client; deleted, mail passes.
