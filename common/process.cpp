@@ -3,12 +3,15 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "common/config_error.hpp"
@@ -96,6 +99,16 @@ void notify_ready(int fd) {
   ::close(fd);
   if (n != 1)
     throw std::system_error(saved, std::generic_category(), "readiness fd " + std::to_string(fd));
+}
+
+size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<size_t>(n);
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
 }
 
 }  // namespace postern

@@ -3,6 +3,7 @@
 // Errors throw std::system_error / ConfigError with the user name or fd.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace postern {
@@ -16,6 +17,10 @@ void drop_privileges(const std::string& user);
 /// socket). No-op when `user` is empty. Throws ConfigError for an unknown user,
 /// std::system_error when chown fails.
 void give_to_user(const std::string& path, const std::string& user);
+
+/// CPUs this process may run on (sched_getaffinity(2): a container's cpuset, taskset), at
+/// least 1; std::thread::hardware_concurrency() when the mask cannot be read.
+size_t usable_cpus();
 
 /// Write "\n" to `fd` and close it (s6 readiness). No-op for fd < 0.
 /// Throws std::system_error when the write fails.

@@ -129,8 +129,9 @@ void add_greylist_options(po::options_description& options) {
        "LMDB, --store-sync-interval > 0 and no --skip-spf-pass: requests are then decided on "
        "the I/O thread and --request-deadline only turns a late answer into --fault-action")  //
       ("io-threads", po::value<size_t>()->default_value(0)->value_name("N"),
-       "threads serving connections (each connection on one of them); 0: one per core, at "
-       "most 4, when requests are decided on them (see --workers), else 1")  //
+       "threads serving connections (each connection on one of them); 0: one per CPU this "
+       "process may use (its affinity/cpuset), at most 4, when requests are decided on them "
+       "(see --workers), else 1")  //
       ("request-deadline", po::value<double>()->default_value(5)->value_name("SECONDS"),
        "past it a request gets --fault-action");
 }

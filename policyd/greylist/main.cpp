@@ -12,6 +12,7 @@
 #include "common/dns.hpp"
 #include "common/log.hpp"
 #include "common/policy.hpp"
+#include "common/process.hpp"
 #include "common/redis.hpp"
 #include "policyd/greylist/greylist_config.hpp"
 #include "policyd/greylist/greylist_policy.hpp"
@@ -127,11 +128,11 @@ int run(int argc, const char* const argv[]) {
   // the workers, where the deadline can answer for them.
   server.inline_requests = config.store_kind == GreylistConfig::StoreKind::Lmdb &&
                            config.lmdb.sync_interval_seconds > 0 && !config.skip_spf_pass;
-  // Inline, the io threads do the work: one per core (at most 4) lets requests use them all.
+  // Inline, the io threads do the work: one per usable CPU (at most 4) lets requests use them.
+  // Not more: two on one CPU take turns by the scheduler's time slice (p99 4.4 ms, bench).
   server.io_threads = config.io_threads;
   if (server.io_threads == 0) {
-    server.io_threads =
-        server.inline_requests ? std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4) : 1;
+    server.io_threads = server.inline_requests ? std::clamp<size_t>(usable_cpus(), 1, 4) : 1;
   }
   return run_policy_server(
       server, [&policy](const PolicyRequest& request) { return policy.decide(request); });

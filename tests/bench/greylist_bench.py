@@ -135,7 +135,9 @@ class Bench:
     def run_load(self, port, extra):
         cmd = [self.load, "--socket", "inet:127.0.0.1:%d" % port, "--domains", self.domains,
                "--connections", str(self.a.connections)] + extra
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pin = self.a.load_cpus
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=(lambda: os.sched_setaffinity(0, pin)) if pin else None)
         line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
         r = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
         if not r:
@@ -228,7 +230,7 @@ class Bench:
     def subject(self, which):
         base = self.a.port_base
         wl = ["--whitelist-clients", DEBIAN_WHITELIST_CLIENTS,
-              "--whitelist-recipients", DEBIAN_WHITELIST_RECIPIENTS]
+              "--whitelist-recipients", DEBIAN_WHITELIST_RECIPIENTS] + self.a.greylist_args
         if which == "lmdb":
             os.makedirs(os.path.join(self.tmp, "lmdb"), exist_ok=True)
             return Subject("postern-lmdb", PosternGreylist(
@@ -351,6 +353,12 @@ def main():
                     help="where the stores live (default /var/tmp: a disk, as /var/lib/postgrey "
                     "and /var/lib/postern are; /dev/shm takes the disk out; postgrey commits "
                     "every request with fsync, so on a disk it measures the disk)")
+    ap.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                    help="services on the first half of the CPUs, policy_load on the other "
+                    "(default; --no-pin: all share every CPU)")
+    ap.add_argument("--greylist-arg", dest="greylist_args", action="append", default=[],
+                    metavar="ARG", help="one more postern-greylist argument (repeatable), e.g. "
+                    "--greylist-arg=--io-threads=1")
     ap.add_argument("--keep-tmp", action="store_true")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
@@ -359,6 +367,16 @@ def main():
         sys.exit("greylist_bench: --only takes lmdb, lmdb-durable, redis, postgrey")
     if os.geteuid() != 0 and "postgrey" in args.only:
         sys.exit("greylist_bench: needs root for postgrey (or --only lmdb,redis)")
+    cpus = sorted(os.sched_getaffinity(0))
+    args.load_cpus = None
+    if args.pin and len(cpus) >= 2:
+        # The services (started from here: they inherit it) on the first half of the CPUs,
+        # policy_load on the rest, so the load generator's 20 threads never preempt a service.
+        half = len(cpus) // 2
+        os.sched_setaffinity(0, cpus[:half])
+        args.load_cpus = set(cpus[half:])
+        print("# pinned: services on CPUs %s, policy_load on %s"
+              % (cpus[:half], sorted(args.load_cpus)), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = tempfile.mkdtemp(prefix="greylist-bench-", dir=args.tmp_base)
     try:

@@ -1,7 +1,9 @@
 // common_log_test.cpp — log line format: quoting, escaping, truncation, levels, prefixes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/config_error.hpp"
@@ -122,6 +124,35 @@ TEST(LogStderr, WarningPrefixAndNewline) {
   std::string got = testing::internal::GetCapturedStderr();
   std::string want = "warning: disk-low free=3\nerror: milter-error reason=\"x y\"\n";
   EXPECT_EQ(got, want) << "got " << got << ", want " << want;
+}
+
+// Lines from many threads at once: each written whole, none lost, each thread's in its order.
+TEST(LogStderr, ManyThreadsWholeLinesInOrder) {
+  init("postern-test", Target::Stderr, Level::Info);
+  testing::internal::CaptureStderr();
+  constexpr int kThreads = 8, kLines = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t] {
+      for (int i = 0; i < kLines; ++i)
+        info("line").kv("thread", t).kv("n", i).kv("pad", "0123456789abcdef");
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::string got = testing::internal::GetCapturedStderr();
+  std::vector<int> next(kThreads, 0);
+  size_t lines = 0, start = 0;
+  for (size_t end; (end = got.find('\n', start)) != std::string::npos; start = end + 1) {
+    std::string line = got.substr(start, end - start);
+    int t = -1, n = -1;
+    ASSERT_EQ(std::sscanf(line.c_str(), "line thread=%d n=%d pad=0123456789abcdef", &t, &n), 2)
+        << line;
+    ASSERT_TRUE(t >= 0 && t < kThreads) << line;
+    EXPECT_EQ(n, next[t]++) << "thread " << t << " out of order";
+    ++lines;
+  }
+  EXPECT_EQ(start, got.size()) << "a partial last line";
+  EXPECT_EQ(lines, size_t{kThreads} * kLines);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
-// common_process_test.cpp — readiness notification and privilege-drop argument checks.
+// common_process_test.cpp — readiness notification, privilege-drop argument checks, usable CPUs.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <system_error>
+#include <thread>
 
 #include "common/config_error.hpp"
 #include "common/process.hpp"
@@ -43,3 +45,24 @@ TEST(DropPrivileges, Arguments) {
 
 }  // namespace
 }  // namespace postern
+
+// usable_cpus() follows the affinity mask (taskset, a container's cpuset), not the machine.
+TEST(UsableCpus, FollowsTheAffinityMask) {
+  cpu_set_t all;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(postern::usable_cpus(), static_cast<size_t>(CPU_COUNT(&all)));
+  size_t in_thread = 0;
+  std::thread([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &all)) {
+        CPU_SET(cpu, &one);
+        break;
+      }
+    }
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // this thread only
+    in_thread = postern::usable_cpus();
+  }).join();
+  EXPECT_EQ(in_thread, 1U);
+}
