@@ -179,6 +179,7 @@ class ComposeTests(MarksEnvFailed, unittest.TestCase):
 services:
   postern:
     image: %s
+    dns: ["%s"]
     environment:
       RELAYHOST: "[%s]:%d"
     healthcheck:
@@ -186,7 +187,7 @@ services:
       timeout: 5s
       retries: 2
       start_period: 2s
-""" % (self.img.tag, self.img.bridge, b + 1),
+""" % (self.img.tag, self.img.bridge, self.img.bridge, b + 1),
             env={"POSTERN_PUBLISH_587": "127.0.0.1:%d" % b})
         txt = genkeys(os.path.join(p.dir, "dkim-keys"), ["example.com", "example.org"])
         t0 = time.monotonic()
@@ -355,6 +356,7 @@ services:
 services:
   mail_out:
     image: %(tag)s
+    dns: ["%(bridge)s"]
     environment:
       POSTFIX_MYNETWORKS: "192.168.10.0/24 %(local)s"
       OPENDKIM_INTERNALHOSTS: "192.168.10.0/24 %(local)s"
@@ -367,6 +369,7 @@ services:
 %(health)s
   mail_in:
     image: %(tag)s
+    dns: ["%(bridge)s"]
     environment:
       POSTFIX_RELAYHOST: "[%(bridge)s]:%(exchange)d"
       POSTFIX_LDAP_SERVERS: "ldapi://%%2Fldapi%%2Fslapd.sock"

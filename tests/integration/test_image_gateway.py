@@ -559,7 +559,8 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
             "RELAYHOST": "[%s]:%d" % (self.img.bridge, b + 17),
         }, volumes=["%s:/etc/opendkim/keys:ro" % os.path.join(self.img.tmp, "keys")],
             name=name, network=("-p", "127.0.0.1:%d:25" % (b + 15),
-                                "-p", "127.0.0.1:%d:587" % (b + 16)))
+                                "-p", "127.0.0.1:%d:587" % (b + 16),
+                                "--dns", self.img.bridge))
         self.img.wait_health("healthy", 60, name)
         self.img.timings["bridge-healthy"] = time.monotonic() - t0
         net = self.img.inspect(name)["NetworkSettings"]
