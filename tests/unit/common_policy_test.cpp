@@ -381,6 +381,42 @@ TEST_F(PolicyServerTest, ThrowingHandlerAndBadActionGetFaultAction) {
   EXPECT_NE(text.find("postern_test_policy_seconds_count 3"), std::string::npos) << text;
 }
 
+// A PolicyServer answering with echo_handler that records the threads its handler ran on;
+// run() on a thread of its own, whose id is kept.
+class RecordingServer {
+ public:
+  explicit RecordingServer(const PolicyServerConfig& config)
+      : server_(config,
+                [this](const PolicyRequest& request) {
+                  {
+                    std::lock_guard lock(mutex_);
+                    threads_.insert(std::this_thread::get_id());
+                  }
+                  return echo_handler(request);
+                }),
+        runner_([this] {
+          run_thread_ = std::this_thread::get_id();
+          server_.run(false);
+        }) {}
+  ~RecordingServer() { stop(); }
+  void stop() {
+    if (!runner_.joinable()) return;
+    server_.stop();
+    runner_.join();
+  }
+  uint16_t port() const { return server_.port(); }
+  /// After stop().
+  std::set<std::thread::id> threads() const { return threads_; }
+  std::thread::id run_thread() const { return run_thread_; }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::thread::id> threads_;
+  PolicyServer server_;
+  std::thread::id run_thread_;
+  std::thread runner_;
+};
+
 // inline_requests: the handler runs on the thread that called run(), never on a worker;
 // answers, pipelining order, faults and metrics are as on the workers.
 TEST_F(PolicyServerTest, InlineHandlerRunsOnIoThreadInOrder) {
@@ -388,20 +424,7 @@ TEST_F(PolicyServerTest, InlineHandlerRunsOnIoThreadInOrder) {
   PolicyServerConfig config = tcp_config();
   config.inline_requests = true;
   config.metrics = &registry;
-  std::mutex mutex;
-  std::set<std::thread::id> threads;
-  PolicyServer server(config, [&](const PolicyRequest& request) {
-    {
-      std::lock_guard lock(mutex);
-      threads.insert(std::this_thread::get_id());
-    }
-    return echo_handler(request);
-  });
-  std::thread::id io_thread;
-  std::thread runner([&] {
-    io_thread = std::this_thread::get_id();
-    server.run(false);
-  });
+  RecordingServer server(config);
   {
     Client a = Client::tcp(server.port());
     Client b = Client::tcp(server.port());
@@ -415,9 +438,8 @@ TEST_F(PolicyServerTest, InlineHandlerRunsOnIoThreadInOrder) {
     EXPECT_EQ(b.answer(), "DUNNO b@example.com");
   }
   server.stop();
-  runner.join();
-  ASSERT_EQ(threads.size(), 1U);
-  EXPECT_EQ(*threads.begin(), io_thread);
+  ASSERT_EQ(server.threads().size(), 1U);
+  EXPECT_EQ(*server.threads().begin(), server.run_thread());
   std::string text = registry.render();
   EXPECT_NE(text.find("postern_test_policy_requests_total 23"), std::string::npos) << text;
   EXPECT_NE(text.find("postern_test_policy_faults_total{kind=\"error\"} 2"), std::string::npos)
@@ -452,20 +474,7 @@ TEST_F(PolicyServerTest, InlineHandlerOnSeveralIoThreads) {
   config.inline_requests = true;
   config.io_threads = 3;
   config.metrics = &registry;
-  std::mutex mutex;
-  std::set<std::thread::id> threads;
-  PolicyServer server(config, [&](const PolicyRequest& request) {
-    {
-      std::lock_guard lock(mutex);
-      threads.insert(std::this_thread::get_id());
-    }
-    return echo_handler(request);
-  });
-  std::thread::id run_thread;
-  std::thread runner([&] {
-    run_thread = std::this_thread::get_id();
-    server.run(false);
-  });
+  RecordingServer server(config);
   {
     std::vector<Client> clients;
     for (int c = 0; c < 6; ++c) clients.push_back(Client::tcp(server.port()));
@@ -481,9 +490,8 @@ TEST_F(PolicyServerTest, InlineHandlerOnSeveralIoThreads) {
     }
   }
   server.stop();
-  runner.join();
-  EXPECT_EQ(threads.size(), 3U) << "six connections round-robin over three io threads";
-  EXPECT_EQ(threads.count(run_thread), 0U);
+  EXPECT_EQ(server.threads().size(), 3U) << "six connections round-robin over three io threads";
+  EXPECT_EQ(server.threads().count(server.run_thread()), 0U);
   std::string text = registry.render();
   EXPECT_NE(text.find("postern_test_policy_requests_total 120"), std::string::npos) << text;
   EXPECT_NE(text.find("postern_test_policy_connections 0"), std::string::npos) << text;
