@@ -30,9 +30,9 @@ import unittest
 import urllib.request
 
 import harness
-from harness import MarksEnvFailed, SmtpError, run
+from harness import SmtpError, run
 from slapd_server import READER_DN, SUFFIX, user_ldif
-from test_image_gateway import CACHE, Image, LdapiSlapd, docker
+from test_image_gateway import CACHE, Image, ImageTestCase, LdapiSlapd, docker
 
 COMPOSE = "/usr/bin/docker-compose"
 RECIPES = os.path.join(harness.REPO, "deploy", "compose")
@@ -120,7 +120,7 @@ class Project:
         self.img.timings[self.name + "-down"] = time.monotonic() - t0
 
 
-class ComposeTests(MarksEnvFailed, unittest.TestCase):
+class ComposeTests(ImageTestCase):
     """The three recipes brought up as a user would, with what they mount made here
     (exchange-gateway: certificates, a KeyTable, a ClamAV database with EICAR signatures
     instead of freshclam, a slapd instead of Active Directory)."""
@@ -132,24 +132,7 @@ class ComposeTests(MarksEnvFailed, unittest.TestCase):
         if not os.access(COMPOSE, os.X_OK):
             raise unittest.SkipTest("%s missing (deploy/install-deps installs docker-compose)"
                                     % COMPOSE)
-        cls.img = Image(ports=12)
-        try:
-            cls.img.start_dockerd()
-            cls.img.build()
-        except BaseException:
-            cls.img.failed = True
-            cls.img.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        import sys
-        sys.stderr.write("image timings (s): %s\n" % ", ".join(
-            "%s %.1f" % kv for kv in cls.img.timings.items()))
-        cls.img.close()
-
-    def failed_env(self):
-        return type(self).img
+        cls.start_image(Image(ports=12))
 
     def project(self, recipe, override, env=None):
         p = Project(self.img, recipe, override, env)

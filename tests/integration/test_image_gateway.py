@@ -329,104 +329,23 @@ class Image:
         raise AssertionError("%s not delivered in %ss" % (queue_id, timeout))
 
 
-class ImageTests(MarksEnvFailed, unittest.TestCase):
-    """One image, one container (ALLOWED_SENDER_DOMAINS, DKIM keys mounted the boky way,
-    ENABLE_SPF, ENABLE_CLAMAV, ENABLE_RECIPIENT_VERIFY for the relay domain example.org,
-    ENABLE_POSTGREY with the state volume and mikenye's /etc/postgrey, a16bitsysop's REDIS):
-    signing and delivery, virus and recipient checks, greylisting, Redis tables, s6 restarts,
-    HEALTHCHECK, read-only root, clean stop, no mail accepted while postern-av has no engine.
-    Test names are ordered: the stop comes last."""
+class ImageTestCase(MarksEnvFailed, unittest.TestCase):
+    """A test class with one Image (cls.img) for all its tests: timings printed and the image
+    closed in tearDownClass, the image's logs printed when a test fails."""
 
     img = None
 
     @classmethod
-    def setUpClass(cls):
-        cls.img = Image()
+    def start_image(cls, img, more=lambda: None):
+        """Sets cls.img, starts its dockerd, builds, then calls more(); closes it on failure."""
+        cls.img = img
         try:
-            cls.img.start_dockerd()
-            cls.img.build()
-            keys = os.path.join(cls.img.tmp, "keys")
-            os.makedirs(keys)
-            run(["/usr/sbin/opendkim-genkey", "-b", "2048", "-s", "mail", "-d", "example.com",
-                 "-D", keys])
-            os.rename(os.path.join(keys, "mail.private"), os.path.join(keys, "example.com.private"))
-            with open(os.path.join(keys, "mail.txt")) as f:
-                cls.txt = {"mail._domainkey.example.com": "".join(re.findall(
-                    r'"([^"]*)"', f.read()))}
-            cls.img.start_sink()
-            cls.img.tables = os.path.join(cls.img.tmp, "tables")
-            os.makedirs(cls.img.tables)
-            cls.img.clamav = os.path.join(cls.img.tmp, "clamav")
-            from test_av_postfix import make_db
-            make_db(cls.img.clamav, synthetic=0)
-            ldapi = os.path.join(cls.img.tmp, "ldapi")
-            os.makedirs(ldapi)
-            cls.img.slapd = LdapiSlapd(cls.img.tmp, os.path.join(ldapi, "slapd.sock"),
-                                       user_ldif("alice", "alice@example.org"))
-            cls.img.slapd.start()
-            import redis_server
-            b = cls.img.base
-            cls.img.redis = redis_server.RedisServer(b + 12)
-            cls.img.redis.start()
-            cls.img.state = os.path.join(cls.img.tmp, "state")
-            cls.img.postgrey = os.path.join(cls.img.tmp, "postgrey")
-            os.makedirs(cls.img.state)
-            os.makedirs(cls.img.postgrey)
-            with open(os.path.join(cls.img.postgrey, "postgrey_whitelist_clients.local"),
-                      "w") as f:
-                f.write("198.51.100.7\n")
-            secrets = os.path.join(cls.img.tmp, "secrets")
-            os.makedirs(secrets)
-            with open(os.path.join(secrets, "ldap_pw"), "w") as f:
-                f.write(cls.img.slapd.reader_password + "\n")
-            b = cls.img.base
-            t0 = time.monotonic()
-            cls.img.run_container({
-                "ALLOWED_SENDER_DOMAINS": "example.com",
-                "ENABLE_SPF": "true",
-                "HOSTNAME": "gateway.example.com",
-                "POSTERN_SMTPD_LISTEN": "127.0.0.1:%d" % cls.img.smtpd_port,
-                "POSTFIX_INET_INTERFACES": "127.0.0.1",
-                "RELAYHOST": "[127.0.0.1]:%d" % cls.img.sink_port,
-                "POSTERN_DKIM_SOCKET": "inet:%d@127.0.0.1" % (b + 2),
-                "POSTERN_DKIM_METRICS_LISTEN": "127.0.0.1:%d" % (b + 3),
-                "POSTERN_SPF_SOCKET": "inet:%d@127.0.0.1" % (b + 4),
-                "POSTERN_SPF_METRICS_LISTEN": "127.0.0.1:%d" % (b + 5),
-                "ENABLE_CLAMAV": "true",
-                "ENABLE_FRESHCLAM": "false",
-                "POSTERN_AV_SOCKET": "inet:%d@127.0.0.1" % (b + 6),
-                "POSTERN_AV_METRICS_LISTEN": "127.0.0.1:%d" % (b + 7),
-                "ENABLE_RECIPIENT_VERIFY": "true",
-                "POSTFIX_RELAY_DOMAINS": "example.org",
-                "POSTFIX_LDAP_SERVERS": "ldapi://%2Fldapi%2Fslapd.sock",
-                "POSTFIX_LDAP_BIND_DN": cls.img.slapd.reader_dn,
-                "POSTFIX_LDAP_BIND_PW_FILE": "/secrets/ldap_pw",
-                "POSTFIX_LDAP_SEARCH_BASE": cls.img.slapd.suffix,
-                "POSTERN_RCPT_SOCKET": "inet:%d@127.0.0.1" % (b + 8),
-                "POSTERN_RCPT_METRICS_LISTEN": "127.0.0.1:%d" % (b + 9),
-                # mikenye's ENABLE_POSTGREY; a 1 s delay keeps the test short
-                "ENABLE_POSTGREY": "true",
-                "POSTERN_GREYLIST_DELAY": "1",
-                "POSTERN_GREYLIST_SOCKET": "inet:%d@127.0.0.1" % (b + 10),
-                "POSTERN_GREYLIST_METRICS_LISTEN": "127.0.0.1:%d" % (b + 11),
-                # a16bitsysop's REDIS: postern-tables with the seed's keys
-                "REDIS": "127.0.0.1:%d" % (b + 12),
-                "POSTERN_TABLES_SOCKET": "inet:%d@127.0.0.1" % (b + 13),
-                "POSTERN_TABLES_METRICS_LISTEN": "127.0.0.1:%d" % (b + 14),
-                # mail from "the internet" through XCLIENT; no DNS here, so SPF skips it
-                "POSTFIX_SMTPD_AUTHORIZED_XCLIENT_HOSTS": "127.0.0.0/8",
-                "POSTERN_SPF_SKIP_NETWORKS": "127.0.0.0/8 203.0.113.0/24 192.0.2.0/24",
-            }, volumes=["%s:/etc/opendkim/keys:ro" % keys,
-                        "%s:/var/lib/postern" % cls.img.state,
-                        "%s:/etc/postgrey:ro" % cls.img.postgrey,
-                        "%s:/etc/postfix/tables:ro" % cls.img.tables,
-                        "%s:/var/lib/clamav" % cls.img.clamav,
-                        "%s:/ldapi" % ldapi, "%s:/secrets:ro" % secrets])
-            cls.img.wait_health("healthy", 60)
-            cls.img.timings["healthy"] = time.monotonic() - t0
+            img.start_dockerd()
+            img.build()
+            more()
         except BaseException:
-            cls.img.failed = True
-            cls.img.close()
+            img.failed = True
+            img.close()
             raise
 
     @classmethod
@@ -437,6 +356,102 @@ class ImageTests(MarksEnvFailed, unittest.TestCase):
 
     def failed_env(self):
         return type(self).img
+
+
+class ImageTests(ImageTestCase):
+    """One image, one container (ALLOWED_SENDER_DOMAINS, DKIM keys mounted the boky way,
+    ENABLE_SPF, ENABLE_CLAMAV, ENABLE_RECIPIENT_VERIFY for the relay domain example.org,
+    ENABLE_POSTGREY with the state volume and mikenye's /etc/postgrey, a16bitsysop's REDIS):
+    signing and delivery, virus and recipient checks, greylisting, Redis tables, s6 restarts,
+    HEALTHCHECK, read-only root, clean stop, no mail accepted while postern-av has no engine.
+    Test names are ordered: the stop comes last."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_image(Image(), cls.prepare)
+
+    @classmethod
+    def prepare(cls):
+        """After the build: keys, sinks, slapd, Redis, volumes, the container, healthy."""
+        keys = os.path.join(cls.img.tmp, "keys")
+        os.makedirs(keys)
+        run(["/usr/sbin/opendkim-genkey", "-b", "2048", "-s", "mail", "-d", "example.com",
+             "-D", keys])
+        os.rename(os.path.join(keys, "mail.private"), os.path.join(keys, "example.com.private"))
+        with open(os.path.join(keys, "mail.txt")) as f:
+            cls.txt = {"mail._domainkey.example.com": "".join(re.findall(
+                r'"([^"]*)"', f.read()))}
+        cls.img.start_sink()
+        cls.img.tables = os.path.join(cls.img.tmp, "tables")
+        os.makedirs(cls.img.tables)
+        cls.img.clamav = os.path.join(cls.img.tmp, "clamav")
+        from test_av_postfix import make_db
+        make_db(cls.img.clamav, synthetic=0)
+        ldapi = os.path.join(cls.img.tmp, "ldapi")
+        os.makedirs(ldapi)
+        cls.img.slapd = LdapiSlapd(cls.img.tmp, os.path.join(ldapi, "slapd.sock"),
+                                   user_ldif("alice", "alice@example.org"))
+        cls.img.slapd.start()
+        import redis_server
+        b = cls.img.base
+        cls.img.redis = redis_server.RedisServer(b + 12)
+        cls.img.redis.start()
+        cls.img.state = os.path.join(cls.img.tmp, "state")
+        cls.img.postgrey = os.path.join(cls.img.tmp, "postgrey")
+        os.makedirs(cls.img.state)
+        os.makedirs(cls.img.postgrey)
+        with open(os.path.join(cls.img.postgrey, "postgrey_whitelist_clients.local"),
+                  "w") as f:
+            f.write("198.51.100.7\n")
+        secrets = os.path.join(cls.img.tmp, "secrets")
+        os.makedirs(secrets)
+        with open(os.path.join(secrets, "ldap_pw"), "w") as f:
+            f.write(cls.img.slapd.reader_password + "\n")
+        b = cls.img.base
+        t0 = time.monotonic()
+        cls.img.run_container({
+            "ALLOWED_SENDER_DOMAINS": "example.com",
+            "ENABLE_SPF": "true",
+            "HOSTNAME": "gateway.example.com",
+            "POSTERN_SMTPD_LISTEN": "127.0.0.1:%d" % cls.img.smtpd_port,
+            "POSTFIX_INET_INTERFACES": "127.0.0.1",
+            "RELAYHOST": "[127.0.0.1]:%d" % cls.img.sink_port,
+            "POSTERN_DKIM_SOCKET": "inet:%d@127.0.0.1" % (b + 2),
+            "POSTERN_DKIM_METRICS_LISTEN": "127.0.0.1:%d" % (b + 3),
+            "POSTERN_SPF_SOCKET": "inet:%d@127.0.0.1" % (b + 4),
+            "POSTERN_SPF_METRICS_LISTEN": "127.0.0.1:%d" % (b + 5),
+            "ENABLE_CLAMAV": "true",
+            "ENABLE_FRESHCLAM": "false",
+            "POSTERN_AV_SOCKET": "inet:%d@127.0.0.1" % (b + 6),
+            "POSTERN_AV_METRICS_LISTEN": "127.0.0.1:%d" % (b + 7),
+            "ENABLE_RECIPIENT_VERIFY": "true",
+            "POSTFIX_RELAY_DOMAINS": "example.org",
+            "POSTFIX_LDAP_SERVERS": "ldapi://%2Fldapi%2Fslapd.sock",
+            "POSTFIX_LDAP_BIND_DN": cls.img.slapd.reader_dn,
+            "POSTFIX_LDAP_BIND_PW_FILE": "/secrets/ldap_pw",
+            "POSTFIX_LDAP_SEARCH_BASE": cls.img.slapd.suffix,
+            "POSTERN_RCPT_SOCKET": "inet:%d@127.0.0.1" % (b + 8),
+            "POSTERN_RCPT_METRICS_LISTEN": "127.0.0.1:%d" % (b + 9),
+            # mikenye's ENABLE_POSTGREY; a 1 s delay keeps the test short
+            "ENABLE_POSTGREY": "true",
+            "POSTERN_GREYLIST_DELAY": "1",
+            "POSTERN_GREYLIST_SOCKET": "inet:%d@127.0.0.1" % (b + 10),
+            "POSTERN_GREYLIST_METRICS_LISTEN": "127.0.0.1:%d" % (b + 11),
+            # a16bitsysop's REDIS: postern-tables with the seed's keys
+            "REDIS": "127.0.0.1:%d" % (b + 12),
+            "POSTERN_TABLES_SOCKET": "inet:%d@127.0.0.1" % (b + 13),
+            "POSTERN_TABLES_METRICS_LISTEN": "127.0.0.1:%d" % (b + 14),
+            # mail from "the internet" through XCLIENT; no DNS here, so SPF skips it
+            "POSTFIX_SMTPD_AUTHORIZED_XCLIENT_HOSTS": "127.0.0.0/8",
+            "POSTERN_SPF_SKIP_NETWORKS": "127.0.0.0/8 203.0.113.0/24 192.0.2.0/24",
+        }, volumes=["%s:/etc/opendkim/keys:ro" % keys,
+                    "%s:/var/lib/postern" % cls.img.state,
+                    "%s:/etc/postgrey:ro" % cls.img.postgrey,
+                    "%s:/etc/postfix/tables:ro" % cls.img.tables,
+                    "%s:/var/lib/clamav" % cls.img.clamav,
+                    "%s:/ldapi" % ldapi, "%s:/secrets:ro" % secrets])
+        cls.img.wait_health("healthy", 60)
+        cls.img.timings["healthy"] = time.monotonic() - t0
 
     def test_0_unsafe_or_broken_setups_stop_with_a_message(self):
         # no relay rule at all (a16bitsysop's example): refused, exit 1, the reason logged
