@@ -1,27 +1,21 @@
 // policy.hpp — Postfix's policy delegation protocol (SMTPD_POLICY_README) and the server every
 // policy daemon runs. INTERFACE CONTRACT; implementation in policy_request.cpp (parser) and
-// policy_server.cpp (Boost.Asio server). A request is "name=value" lines ended by an empty line;
-// the reply is "action=..." and an empty line; Postfix keeps connections open and reuses them.
-// Source: Postfix SMTPD_POLICY_README ("Protocol description").
+// policy_server.cpp (the protocol on the stream server, stream_server.hpp). A request is
+// "name=value" lines ended by an empty line; the reply is "action=..." and an empty line; Postfix
+// keeps connections open and reuses them. Source: Postfix SMTPD_POLICY_README ("Protocol
+// description").
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "common/socket_spec.hpp"
 #include "common/stream_server.hpp"
 
 namespace postern {
-
-namespace metrics {
-class Registry;
-}
 
 /// One request's attributes, keeping Postfix's names (request, protocol_state, client_address,
 /// helo_name, sender, recipient, queue_id, instance, sasl_username, ...).
@@ -61,7 +55,7 @@ struct PolicyLimits {
 /// final: feed() keeps returning Error. Nothing here throws except std::bad_alloc.
 class PolicyRequestParser {
  public:
-  enum class State { NeedMore, Complete, Error };
+  using State = StreamParser::State;  // NeedMore, Complete, Error
   explicit PolicyRequestParser(PolicyLimits limits = {}) : limits_(limits) {}
   /// Consumes bytes from `data` up to the end of one request; sets `consumed` (bytes used,
   /// <= data.size(); all of it on NeedMore). On Complete, take() returns the request and the
@@ -88,54 +82,34 @@ class PolicyRequestParser {
 /// one holding a line break counts as a fault (it would corrupt the protocol).
 using PolicyHandler = std::function<std::string(const PolicyRequest&)>;
 
-/// The policy server's settings: the stream server's (stream_server.hpp: socket, socket_mode,
-/// socket_owner, worker_threads — handlers may block on DNS, LDAP or Redis there —,
-/// request_deadline_seconds, metrics, on_listening, inline_requests, io_threads) and the policy
-/// protocol's.
+/// The policy server's settings: the stream server's (StreamServerConfig: socket, threads,
+/// deadline, limits on idle time and connections, metrics, ...) and the policy protocol's.
 /// Two defaults come from Postfix: idle_timeout_seconds 330, a little longer than Postfix's own
 /// smtpd_policy_service_max_idle (300 s); past max_connections (500) a connection is accepted
 /// and closed, and Postfix applies smtpd_policy_service_default_action (a 4xx by default).
-/// inline_requests is only for a handler that never blocks (no DNS, LDAP, Redis, no fsync): it
-/// cannot be preempted, so a run longer than the deadline is answered with fault_action.
+/// Handlers may block on DNS, LDAP or Redis on the worker threads; inline_requests is only for
+/// a handler that never blocks.
 struct PolicyServerConfig : StreamServerConfig {
   std::string name;  // daemon name for logs and metric names ("spf" -> postern_spf_*)
-  /// Answer when the handler throws or misses the deadline: the daemon's documented fault
-  /// behaviour, e.g. "DEFER_IF_PERMIT 4.3.0 Service temporarily unavailable" or "DUNNO".
+  /// Answer when the handler throws, returns a bad action or misses the deadline: the daemon's
+  /// documented fault behaviour, e.g. "DEFER_IF_PERMIT 4.3.0 Service temporarily unavailable"
+  /// or "DUNNO".
   std::string fault_action = "DEFER_IF_PERMIT 4.3.0 Service temporarily unavailable";
   PolicyLimits limits;
 };
 
-/// (Addition) The server as an object, for tests and for daemons that stop it themselves.
-/// run_policy_server() is this plus SIGTERM/SIGINT handling. Threads: one io thread (the
-/// caller of run()) owns every socket and timer; handlers run on config.worker_threads
-/// workers. Per request: the handler's action, or config.fault_action (log "policy-error")
-/// when it throws, or (log "policy-timeout") when it has not returned within
-/// config.request_deadline_seconds of the request being read (its late result is dropped).
-/// Answers on one connection go out in request order. A malformed or oversized request logs
-/// "policy-bad-request" and closes the connection without an answer.
-class PolicyServer {
+/// (Addition) The policy server: the stream server (stream_server.hpp: threads, deadline,
+/// stop and grace, port(), run(), stop()) speaking the policy protocol. The answer is
+/// "action=<handler's action>\n\n", or config.fault_action on a fault. Logs "policy-error",
+/// "policy-timeout" (with queue_id= and action=), "policy-bad-request"; metrics
+/// postern_<name>_policy_*, answers as actions_total{action} (the action's first word when it
+/// is a Postfix access(5) action or an SMTP code, else "other"). run_policy_server() is this
+/// plus SIGTERM/SIGINT handling.
+class PolicyServer : public StreamServer {
  public:
-  /// Binds config.socket (a unix socket gets config.socket_mode and config.socket_owner), then
-  /// calls config.on_listening. Throws ConfigError when the socket cannot be opened.
+  /// Binds config.socket, then calls config.on_listening. Throws ConfigError when the socket
+  /// cannot be opened or `handler` is empty.
   PolicyServer(PolicyServerConfig config, PolicyHandler handler);
-  /// Stops the workers, waiting for handlers still running to return.
-  ~PolicyServer();
-  PolicyServer(const PolicyServer&) = delete;
-  PolicyServer& operator=(const PolicyServer&) = delete;
-
-  /// The bound TCP port (useful with port 0 in tests); 0 for a unix socket.
-  uint16_t port() const;
-  /// Serves on the calling thread until stop() (or SIGTERM/SIGINT when `stop_on_signals`).
-  /// On stop: no new connections or requests; requests in progress are answered (at the
-  /// latest at their deadline) while the grace period (the request deadline + 1 s) lasts.
-  /// Returns 0. Call once.
-  int run(bool stop_on_signals = false);
-  /// Asks run() to stop as above. Thread-safe; no effect once stopped.
-  void stop();
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 /// Listen and serve until SIGTERM/SIGINT; returns the exit status. Throws ConfigError when the

@@ -45,15 +45,7 @@ class PolicyStreamParser : public StreamParser {
   PolicyStreamParser(PolicyLimits limits, std::shared_ptr<const PolicyHandler> handler)
       : parser_(limits), handler_(std::move(handler)) {}
   State feed(std::string_view data, size_t& consumed) override {
-    switch (parser_.feed(data, consumed)) {
-      case PolicyRequestParser::State::NeedMore:
-        return State::NeedMore;
-      case PolicyRequestParser::State::Complete:
-        return State::Complete;
-      case PolicyRequestParser::State::Error:
-        break;
-    }
-    return State::Error;
+    return parser_.feed(data, consumed);
   }
   StreamRequest take() override {
     auto request = std::make_shared<PolicyRequest>(parser_.take());
@@ -71,42 +63,22 @@ class PolicyStreamParser : public StreamParser {
 StreamProtocol policy_protocol(const PolicyServerConfig& config, PolicyHandler handler) {
   if (!handler) throw ConfigError("policy server " + config.name + ": no handler");
   auto shared = std::make_shared<const PolicyHandler>(std::move(handler));
-  StreamProtocol protocol;
-  protocol.event = "policy";
-  protocol.metric_prefix = metric_name_prefix(config.name) + "_policy";
-  protocol.fault_answer = config.fault_action;
-  protocol.make_parser = [limits = config.limits, shared] {
-    return std::make_unique<PolicyStreamParser>(limits, shared);
+  return StreamProtocol{
+      .event = "policy",
+      .metric_prefix = metric_name_prefix(config.name) + "_policy",
+      .fault_answer = config.fault_action,
+      .make_parser = [limits = config.limits,
+                      shared] { return std::make_unique<PolicyStreamParser>(limits, shared); },
+      .frame = [](const std::string& action) { return "action=" + action + "\n\n"; },
+      .check_answer = bad_action_reason,
+      .label = [](const std::string& action) { return action_label(action); },
   };
-  protocol.frame = [](const std::string& action) { return "action=" + action + "\n\n"; };
-  protocol.check_answer = bad_action_reason;
-  protocol.label = [](const std::string& action) { return action_label(action); };
-  return protocol;
 }
 
 }  // namespace
 
-struct PolicyServer::Impl : StreamServer {
-  using StreamServer::StreamServer;
-};
-
 PolicyServer::PolicyServer(PolicyServerConfig config, PolicyHandler handler)
-    : impl_(std::make_unique<Impl>(StreamServerConfig(config),
-                                   policy_protocol(config, std::move(handler)))) {}
-
-PolicyServer::~PolicyServer() = default;
-
-uint16_t PolicyServer::port() const {
-  return impl_->port();
-}
-
-int PolicyServer::run(bool stop_on_signals) {
-  return impl_->run(stop_on_signals);
-}
-
-void PolicyServer::stop() {
-  impl_->stop();
-}
+    : StreamServer(StreamServerConfig(config), policy_protocol(config, std::move(handler))) {}
 
 int run_policy_server(const PolicyServerConfig& config, PolicyHandler handler) {
   PolicyServer server(config, std::move(handler));

@@ -135,15 +135,7 @@ class SocketmapStreamParser : public StreamParser {
   SocketmapStreamParser(SocketmapLimits limits, std::shared_ptr<const SocketmapHandler> handler)
       : limits_(limits), parser_(limits.max_request_bytes), handler_(std::move(handler)) {}
   State feed(std::string_view data, size_t& consumed) override {
-    switch (parser_.feed(data, consumed)) {
-      case NetstringParser::State::NeedMore:
-        return State::NeedMore;
-      case NetstringParser::State::Complete:
-        return State::Complete;
-      case NetstringParser::State::Error:
-        break;
-    }
-    return State::Error;
+    return parser_.feed(data, consumed);
   }
   StreamRequest take() override {
     SocketmapRequest request;
@@ -184,45 +176,25 @@ std::string reply_label(const std::string& reply) {
 StreamProtocol socketmap_protocol(const SocketmapServerConfig& config, SocketmapHandler handler) {
   if (!handler) throw ConfigError("socketmap server " + config.name + ": no handler");
   auto shared = std::make_shared<const SocketmapHandler>(std::move(handler));
-  StreamProtocol protocol;
-  protocol.event = "socketmap";
-  protocol.metric_prefix = metric_name_prefix(config.name) + "_socketmap";
-  protocol.log_key = "map";
-  protocol.answer_key = "reply";
-  protocol.answer_label = "status";
-  protocol.answers_metric = "replies_total";
-  protocol.fault_answer = SocketmapReply::temp("lookup failed or timed out").to_string();
-  protocol.make_parser = [limits = config.limits, shared] {
-    return std::make_unique<SocketmapStreamParser>(limits, shared);
+  return StreamProtocol{
+      .event = "socketmap",
+      .metric_prefix = metric_name_prefix(config.name) + "_socketmap",
+      .log_key = "map",
+      .answer_key = "reply",
+      .answer_label = "status",
+      .answers_metric = "replies_total",
+      .fault_answer = SocketmapReply::temp("lookup failed or timed out").to_string(),
+      .make_parser = [limits = config.limits,
+                      shared] { return std::make_unique<SocketmapStreamParser>(limits, shared); },
+      .frame = [](const std::string& reply) { return netstring(reply); },
+      .check_answer = check_reply,
+      .label = reply_label,
   };
-  protocol.frame = [](const std::string& reply) { return netstring(reply); };
-  protocol.check_answer = check_reply;
-  protocol.label = reply_label;
-  return protocol;
 }
 
 }  // namespace
 
-struct SocketmapServer::Impl : StreamServer {
-  using StreamServer::StreamServer;
-};
-
 SocketmapServer::SocketmapServer(SocketmapServerConfig config, SocketmapHandler handler)
-    : impl_(std::make_unique<Impl>(StreamServerConfig(config),
-                                   socketmap_protocol(config, std::move(handler)))) {}
-
-SocketmapServer::~SocketmapServer() = default;
-
-uint16_t SocketmapServer::port() const {
-  return impl_->port();
-}
-
-int SocketmapServer::run(bool stop_on_signals) {
-  return impl_->run(stop_on_signals);
-}
-
-void SocketmapServer::stop() {
-  impl_->stop();
-}
+    : StreamServer(StreamServerConfig(config), socketmap_protocol(config, std::move(handler))) {}
 
 }  // namespace postern

@@ -9,20 +9,14 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
-#include "common/socket_spec.hpp"
 #include "common/stream_server.hpp"
 
 namespace postern {
-
-namespace metrics {
-class Registry;
-}
 
 /// Caps on what a client may send.
 struct SocketmapLimits {
@@ -39,7 +33,7 @@ inline constexpr size_t kSocketmapMaxReplyBytes = 100000;
 /// payload not followed by ','. An error is final. Nothing here throws but std::bad_alloc.
 class NetstringParser {
  public:
-  enum class State { NeedMore, Complete, Error };
+  using State = StreamParser::State;  // NeedMore, Complete, Error
   explicit NetstringParser(size_t max_payload_bytes) : max_(max_payload_bytes) {}
   /// Consumes bytes from `data` up to the end of one netstring; `consumed` = bytes used
   /// (all of `data` on NeedMore).
@@ -98,37 +92,25 @@ const char* status_name(SocketmapReply::Status status);
 using SocketmapHandler =
     std::function<SocketmapReply(const std::string& name, const std::string& key)>;
 
-/// The socketmap server's settings: the stream server's (stream_server.hpp; lookups may block
-/// on Redis or LDAP, so they run on the workers), a shorter deadline (5 s: past it "TEMP ..."
-/// and a log line), and the protocol's.
+/// The socketmap server's settings: the stream server's (StreamServerConfig; lookups may
+/// block on Redis or LDAP, so they run on the workers) with a shorter deadline (5 s: past it
+/// "TEMP ..." and a log line), and the protocol's.
 struct SocketmapServerConfig : StreamServerConfig {
   SocketmapServerConfig() { request_deadline_seconds = 5; }
   std::string name;  // daemon name for metric names ("tables" → postern_tables_socketmap_*)
   SocketmapLimits limits;
 };
 
-/// The socketmap server on the shared stream server (stream_server.hpp): persistent
-/// connections, a worker pool, per-request deadline. Faults (handler throws, an OK reply over
-/// kSocketmapMaxReplyBytes, deadline passed) answer "TEMP <reason>" and log
-/// "socketmap-error"/"socketmap-timeout". Metrics: postern_<name>_socketmap_requests_total,
-/// _replies_total{status}, _faults_total{kind}, _seconds, _connections.
-class SocketmapServer {
+/// The socketmap server: the stream server (stream_server.hpp: threads, deadline, stop and
+/// grace, port(), run(), stop()) speaking socketmap_table(5). Faults (handler throws, an OK
+/// reply over kSocketmapMaxReplyBytes, deadline passed) answer "TEMP <reason>" and log
+/// "socketmap-error"/"socketmap-timeout" (with map= and reply=); metrics
+/// postern_<name>_socketmap_*, answers as replies_total{status}.
+class SocketmapServer : public StreamServer {
  public:
-  /// Binds config.socket, then calls config.on_listening. Throws ConfigError.
+  /// Binds config.socket, then calls config.on_listening. Throws ConfigError when the socket
+  /// cannot be opened or `handler` is empty.
   SocketmapServer(SocketmapServerConfig config, SocketmapHandler handler);
-  ~SocketmapServer();
-  SocketmapServer(const SocketmapServer&) = delete;
-  SocketmapServer& operator=(const SocketmapServer&) = delete;
-  /// The bound TCP port; 0 for a unix socket.
-  uint16_t port() const;
-  /// Serves until stop() (or SIGTERM/SIGINT when `stop_on_signals`). Returns 0.
-  int run(bool stop_on_signals = false);
-  /// Thread-safe.
-  void stop();
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace postern

@@ -84,13 +84,19 @@ struct StreamServerConfig {
   size_t io_threads = 1;
 };
 
-/// The server. Threads: the caller of run() owns the listening socket; connections are served
-/// by config.io_threads io threads (with 1, the caller of run() serves them too); requests run
-/// on config.worker_threads workers, or inline on the io threads. Per request: its answer, or the
-/// fault answer (log "<event>-error") when it throws or its answer fails check_answer, or (log
-/// "<event>-timeout") when it has not returned within the request deadline (its late result
-/// is dropped). Answers on one connection go out in request order. A malformed or oversized
-/// request logs "<event>-bad-request" and closes the connection without an answer.
+/// The server; PolicyServer (policy.hpp) and SocketmapServer (socketmap.hpp) are this server
+/// made with their protocol and add no state. Threads: the caller of run() owns the listening
+/// socket; connections are served by config.io_threads io threads (with 1, the caller of run()
+/// serves them too); requests run on config.worker_threads workers, or inline on the io
+/// threads. Per request: its answer, or the fault answer (log "<event>-error") when it throws
+/// or its answer fails check_answer, or (log "<event>-timeout") when it has not returned
+/// within the request deadline of being read (its late result is dropped). Answers on one
+/// connection go out in request order. A malformed or oversized request logs
+/// "<event>-bad-request" and closes the connection without an answer.
+/// Metrics (with config.metrics), named <metric_prefix>_: requests_total,
+/// <answers_metric>{<answer_label>} (answers sent, by StreamProtocol::label),
+/// faults_total{kind="error"|"timeout"|"bad_request"}, seconds (a histogram: request read to
+/// answer queued), connections (a gauge).
 class StreamServer {
  public:
   /// Binds config.socket (a unix socket gets config.socket_mode and config.socket_owner), then
