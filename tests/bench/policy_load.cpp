@@ -25,20 +25,15 @@
 // max_ms, and a count per action verb (action_DUNNO=…, action_PREPEND=…). Exit status 0
 // when there was no error, 1 otherwise, 2 on bad usage or when no connection could be made.
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
-#include <algorithm>
+
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -46,6 +41,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "load_common.hpp"
 
 namespace {
 
@@ -125,49 +122,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-int connect_to(const std::string& spec) {
-  if (spec.rfind("unix:", 0) == 0) {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::string path = spec.substr(5);
-    if (path.size() >= sizeof sa.sun_path) return -1;
-    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    return fd;
-  }
-  if (spec.rfind("inet:", 0) == 0) {
-    std::string hp = spec.substr(5);
-    auto colon = hp.rfind(':');
-    if (colon == std::string::npos) return -1;
-    std::string host = hp.substr(0, colon), port = hp.substr(colon + 1);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return -1;
-    int fd = -1;
-    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-      fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-      if (fd < 0) continue;
-      if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
-      ::close(fd);
-      fd = -1;
-    }
-    ::freeaddrinfo(res);
-    if (fd >= 0) {
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    return fd;
-  }
-  return -1;
-}
-
 // A random public-looking IPv4 address: first octet 1..223, none of 10/8, 127/8, 0/8,
 // 169.254/16, 172.16/12, 192.168/16, 192.0.2/24 (the benchmark's skip network).
 std::string random_client(std::mt19937_64& rng) {
@@ -228,21 +182,10 @@ bool read_reply(int fd, std::string& buf, std::string& reply, double timeout) {
   }
 }
 
-bool send_all(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 void worker(Shared& sh, int id, Result& res) {
   const Options& o = *sh.opt;
   std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<unsigned>(id));
-  int fd = connect_to(o.socket);
+  int fd = load::connect_to(o.socket);
   if (fd < 0) {
     ++res.errors;
     return;
@@ -277,11 +220,11 @@ void worker(Shared& sh, int id, Result& res) {
     req += "queue_id=\ninstance=" + std::to_string(::getpid()) + "." + std::to_string(id) + "." +
            std::to_string(++serial) + "\nsize=0\nsasl_method=\nsasl_username=\nsasl_sender=\n\n";
     auto t0 = Clock::now();
-    if (!send_all(fd, req) || !read_reply(fd, buf, reply, o.timeout)) {
+    if (!load::send_all(fd, req) || !read_reply(fd, buf, reply, o.timeout)) {
       ++res.errors;
       ::close(fd);
       buf.clear();
-      fd = connect_to(o.socket);
+      fd = load::connect_to(o.socket);
       if (fd < 0) return;
       continue;
     }
@@ -345,17 +288,7 @@ int main(int argc, char** argv) {
     errors += r.errors;
     for (auto& [k, v] : r.actions) actions[k] += v;
   }
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) -> double {
-    if (all.empty()) return 0.0;
-    size_t i = static_cast<size_t>(p * static_cast<double>(all.size() - 1) + 0.5);
-    return all[i] / 1000.0;
-  };
-  std::printf(
-      "requests=%zu errors=%ld seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f "
-      "max_ms=%.3f",
-      all.size(), errors, secs, static_cast<double>(all.size()) / secs, pct(0.50), pct(0.99),
-      all.empty() ? 0.0 : all.back() / 1000.0);
+  load::print_summary(all, errors, secs);
   for (auto& [k, v] : actions) std::printf(" action_%s=%ld", k.c_str(), v);
   std::printf("\n");
   if (all.empty()) return 2;

@@ -12,19 +12,14 @@
 // max_ms, and a count per reply status (status_OK=…, status_NOTFOUND=…, status_TEMP=…).
 // Exit status 0 when there was no error (a TEMP/PERM reply is not an error here; a broken
 // connection or reply is), 1 otherwise, 2 on bad usage or when no connection could be made.
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -32,6 +27,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "load_common.hpp"
 
 namespace {
 
@@ -80,45 +77,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-int connect_to(const std::string& spec) {
-  if (spec.rfind("unix:", 0) == 0) {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::string path = spec.substr(5);
-    if (path.size() >= sizeof sa.sun_path) return -1;
-    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    return fd;
-  }
-  if (spec.rfind("inet:", 0) != 0) return -1;
-  std::string hp = spec.substr(5);
-  size_t colon = hp.rfind(':');
-  if (colon == std::string::npos) return -1;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(hp.substr(0, colon).c_str(), hp.substr(colon + 1).c_str(), &hints, &res) != 0)
-    return -1;
-  int fd = -1;
-  for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd >= 0 && ::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(res);
-  if (fd >= 0) {
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return fd;
-}
-
 // Reads one netstring reply into `reply`; `buf` keeps bytes read past it. False on a broken
 // connection or reply.
 bool read_reply(int fd, std::string& buf, std::string& reply) {
@@ -143,14 +101,14 @@ bool read_reply(int fd, std::string& buf, std::string& reply) {
 }
 
 struct Result {
-  std::vector<double> latencies_ms;
+  std::vector<uint32_t> latency_us;
   std::map<std::string, long> statuses;
   long errors = 0;
 };
 
 void worker(const Options& o, const std::vector<std::string>& requests, std::atomic<long>& left,
             Clock::time_point end, int id, Result& res) {
-  int fd = connect_to(o.socket);
+  int fd = load::connect_to(o.socket);
   if (fd < 0) {
     ++res.errors;
     return;
@@ -162,14 +120,12 @@ void worker(const Options& o, const std::vector<std::string>& requests, std::ato
     const std::string& request = requests[pick(rng)];
     std::string framed = std::to_string(request.size()) + ":" + request + ",";
     auto start = Clock::now();
-    if (::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) !=
-            static_cast<ssize_t>(framed.size()) ||
-        !read_reply(fd, buf, reply)) {
+    if (!load::send_all(fd, framed) || !read_reply(fd, buf, reply)) {
       ++res.errors;
       break;
     }
-    res.latencies_ms.push_back(
-        std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+    res.latency_us.push_back(static_cast<uint32_t>(us.count()));
     ++res.statuses[reply.substr(0, reply.find(' '))];
   }
   ::close(fd);
@@ -200,23 +156,13 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   Result all;
   for (const Result& r : results) {
-    all.latencies_ms.insert(all.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+    all.latency_us.insert(all.latency_us.end(), r.latency_us.begin(), r.latency_us.end());
     for (const auto& [status, n] : r.statuses) all.statuses[status] += n;
     all.errors += r.errors;
   }
-  if (all.latencies_ms.empty()) {
-    std::printf("requests=0 errors=%ld\n", all.errors);
-    return 2;
-  }
-  std::sort(all.latencies_ms.begin(), all.latencies_ms.end());
-  auto pct = [&all](double p) {
-    return all.latencies_ms[std::min(all.latencies_ms.size() - 1,
-                                     static_cast<size_t>(p * all.latencies_ms.size()))];
-  };
-  std::printf("requests=%zu errors=%ld seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f",
-              all.latencies_ms.size(), all.errors, seconds, all.latencies_ms.size() / seconds,
-              pct(0.50), pct(0.99), all.latencies_ms.back());
+  load::print_summary(all.latency_us, all.errors, seconds);
   for (const auto& [status, n] : all.statuses) std::printf(" status_%s=%ld", status.c_str(), n);
   std::printf("\n");
+  if (all.latency_us.empty()) return 2;
   return all.errors == 0 ? 0 : 1;
 }
