@@ -36,9 +36,9 @@ struct Server {
   std::atomic<bool> warned_offer{false};
   // What each libmilter context (one MTA connection) negotiated, written by its negotiation
   // and read at its connect steps (an MTA may send several SMTP connections, SMFIC_QUIT_NC,
-  // after one negotiation). libmilter reuses freed contexts, so this holds about as many
-  // entries as there were MTA connections at once; an entry is overwritten by the next
-  // negotiation of a context at that address.
+  // after one negotiation). Entries stay after the connection ends; a later connection whose
+  // context reuses the address overwrites its entry, and as malloc reuses freed contexts the
+  // table stays near the peak number of concurrent MTA connections (32 bytes each).
   std::mutex negotiated_mutex;
   std::unordered_map<const SMFICTX*, detail::Negotiated> negotiated;
 };
