@@ -16,6 +16,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "common/log.hpp"
 #include "common/milter_detail.hpp"
@@ -28,11 +31,16 @@ namespace {
 struct Server {
   MilterServerConfig config;
   MilterSessionFactory factory;
-  std::string conn;                     // smfi_setconn keeps using it
-  std::atomic<bool> skip_ok{false};     // MTA offered SMFIP_SKIP
-  std::atomic<unsigned long> steps{0};  // the SMFIP_* steps negotiated (NR_* = no reply)
-  std::atomic<bool> leadspc{false};     // SMFIP_HDR_LEADSPC negotiated
+  std::string conn;  // smfi_setconn keeps using it
   std::atomic<bool> warned_leadspc{false};
+  std::atomic<bool> warned_offer{false};
+  // What each libmilter context (one MTA connection) negotiated, written by its negotiation
+  // and read at its connect steps (an MTA may send several SMTP connections, SMFIC_QUIT_NC,
+  // after one negotiation). Entries stay after the connection ends; a later connection whose
+  // context reuses the address overwrites its entry, and as malloc reuses freed contexts the
+  // table stays near the peak number of concurrent MTA connections (32 bytes each).
+  std::mutex negotiated_mutex;
+  std::unordered_map<const SMFICTX*, detail::Negotiated> negotiated;
 };
 
 Server& server() {
@@ -55,6 +63,8 @@ std::string_view text(const char* p) {
 // What smfi_setpriv holds for one SMTP connection.
 struct Connection {
   std::unique_ptr<MilterSession> session;
+  // This connection's negotiation: which steps get no reply, SKIP, HDR_LEADSPC.
+  detail::Negotiated negotiated;
   // A status other than CONTINUE from the connect step: given to every message of the
   // connection (a session whose connect failed must not go on with half its facts).
   int connect_status = SMFIS_CONTINUE;
@@ -119,14 +129,35 @@ int pending_status(SMFICTX* ctx) {
   return status;
 }
 
-// A step's answer: itself when the MTA waits for a reply (`no_reply_flag` not negotiated);
-// otherwise SMFIS_NOREPLY, keeping a non-CONTINUE status for the next step that replies.
-int step_reply(SMFICTX* ctx, unsigned long no_reply_flag, int status) {
-  if ((server().steps & no_reply_flag) == 0) return status;
+// What ctx's negotiation recorded (none: every step replies, nothing else was asked for).
+detail::Negotiated recorded_negotiation(SMFICTX* ctx) {
+  std::lock_guard lock(server().negotiated_mutex);
+  auto it = server().negotiated.find(ctx);
+  return it != server().negotiated.end() ? it->second : detail::Negotiated{};
+}
+
+// What ctx's connection negotiated (also without a connection: its creation failed).
+detail::Negotiated negotiated_of(SMFICTX* ctx) {
+  if (Connection* c = connection_of(ctx)) return c->negotiated;
+  return recorded_negotiation(ctx);
+}
+
+// A step's answer: itself when the MTA waits for a reply (`no_reply_flag` not negotiated on
+// this connection); otherwise SMFIS_NOREPLY, keeping a non-CONTINUE status for the next step
+// that replies.
+int step_reply(SMFICTX* ctx, const detail::Negotiated& negotiated, unsigned long no_reply_flag,
+               int status) {
+  if ((negotiated.steps & no_reply_flag) == 0) return status;
   ack_now(ctx);
   Connection* c = connection_of(ctx);
   if (c && status != SMFIS_CONTINUE && c->deferred == SMFIS_CONTINUE) c->deferred = status;
   return SMFIS_NOREPLY;
+}
+
+// SMFIP_HDR_LEADSPC as negotiated on ctx's connection.
+bool leadspc_of(SMFICTX* ctx) {
+  Connection* c = connection_of(ctx);
+  return c && c->negotiated.leadspc;
 }
 
 }  // namespace
@@ -142,19 +173,19 @@ std::optional<std::string> MilterContext::macro(const char* name) const {
 
 void MilterContext::insert_header(int index, const std::string& name, const std::string& value) {
   if (!ctx_) throw MilterError("insert_header: no milter connection");
-  std::string wire = detail::wire_header_value(value, server().leadspc);
+  std::string wire = detail::wire_header_value(value, leadspc_of(ctx_));
   check(smfi_insheader(ctx_, index, c_str(name), c_str(wire)), "smfi_insheader", name);
 }
 
 void MilterContext::add_header(const std::string& name, const std::string& value) {
   if (!ctx_) throw MilterError("add_header: no milter connection");
-  std::string wire = detail::wire_header_value(value, server().leadspc);
+  std::string wire = detail::wire_header_value(value, leadspc_of(ctx_));
   check(smfi_addheader(ctx_, c_str(name), c_str(wire)), "smfi_addheader", name);
 }
 
 void MilterContext::change_header(int index, const std::string& name, const std::string& value) {
   if (!ctx_) throw MilterError("change_header: no milter connection");
-  std::string wire = value.empty() ? value : detail::wire_header_value(value, server().leadspc);
+  std::string wire = value.empty() ? value : detail::wire_header_value(value, leadspc_of(ctx_));
   // libmilter deletes the field when given NULL (an empty string would keep an empty field).
   check(smfi_chgheader(ctx_, c_str(name), index, wire.empty() ? nullptr : c_str(wire)),
         "smfi_chgheader", name);
@@ -240,6 +271,22 @@ unsigned long negotiate_steps(unsigned long offered, const MilterServerConfig& c
   return offered & wanted;
 }
 
+static_assert(kLibmilterNoReplySteps ==
+                  (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |
+                   SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY),
+              "libmilter's faked no-reply steps");
+
+std::optional<unsigned long> mta_offered_steps(const void* ctx, const void* privdata,
+                                               unsigned long f0, unsigned long f1) {
+  if (!ctx || !privdata) return std::nullopt;
+  const auto* head = static_cast<const LibmilterContextHead*>(ctx);
+  if (head->privdata != privdata || head->mta_aflags != f0 || head->mta_prot_vers < 2 ||
+      (head->mta_pflags | kLibmilterNoReplySteps) != f1) {
+    return std::nullopt;
+  }
+  return head->mta_pflags;
+}
+
 std::string wire_header_value(const std::string& value, bool leadspc) {
   bool starts_blank = !value.empty() && (value[0] == ' ' || value[0] == '\t');
   if (leadspc) return starts_blank ? value : " " + value;
@@ -253,8 +300,8 @@ std::string wire_header_value(const std::string& value, bool leadspc) {
 
 namespace {
 
-sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
-                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+sfsistat on_negotiate(SMFICTX* raw, unsigned long f0, unsigned long f1, unsigned long,
+                      unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                       unsigned long* pf3) {
   Server& s = server();
   if ((f0 & s.config.flags) != s.config.flags) {
@@ -264,17 +311,38 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
         .kv("offered_actions", static_cast<uint64_t>(f0));
     return SMFIS_REJECT;
   }
+  // f1 is the MTA's offer plus every no-reply step libmilter can fake; find the MTA's own.
+  int marker = 0;
+  std::optional<unsigned long> offered;
+  if (smfi_getpriv(raw) == nullptr && smfi_setpriv(raw, &marker) == MI_SUCCESS) {
+    offered = detail::mta_offered_steps(raw, &marker, f0, f1);
+    smfi_setpriv(raw, nullptr);
+  }
+  if (!offered) {
+    offered = f1 & ~detail::kLibmilterNoReplySteps;  // ask for none: every step replies
+    if (!s.warned_offer.exchange(true)) {
+      log::warning("milter-negotiate")
+          .kv("reason",
+              "cannot tell which no-reply steps the MTA offered (libmilter context layout "
+              "unknown); every step will be answered");
+    }
+  }
+  detail::Negotiated negotiated;
+  negotiated.steps = detail::negotiate_steps(*offered, s.config);
+  negotiated.skip_ok = (*offered & SMFIP_SKIP) != 0;
+  negotiated.leadspc = (*offered & SMFIP_HDR_LEADSPC) != 0;
   *pf0 = s.config.flags;
-  *pf1 = detail::negotiate_steps(f1, s.config);
+  *pf1 = negotiated.steps;
   *pf2 = 0;
   *pf3 = 0;
-  s.skip_ok = (f1 & SMFIP_SKIP) != 0;
-  s.steps = *pf1;
+  {
+    std::lock_guard lock(s.negotiated_mutex);
+    s.negotiated[raw] = negotiated;
+  }
   log::debug("milter-negotiate")
-      .kv("offered_steps", static_cast<uint64_t>(f1))
+      .kv("offered_steps", static_cast<uint64_t>(*offered))
       .kv("requested_steps", static_cast<uint64_t>(*pf1));
-  s.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
-  if (!s.leadspc && !s.warned_leadspc.exchange(true)) {
+  if (!negotiated.leadspc && !s.warned_leadspc.exchange(true)) {
     log::warning("milter-negotiate")
         .kv("reason", "MTA does not offer SMFIP_HDR_LEADSPC; header values lose leading space");
   }
@@ -283,8 +351,10 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
 
 sfsistat on_connect(SMFICTX* raw, char* hostname, _SOCK_ADDR* hostaddr) {
   MilterContext ctx(raw);
+  detail::Negotiated negotiated = recorded_negotiation(raw);
   int status = detail::guarded_call("connect", ctx, [&] {
     auto connection = std::make_unique<Connection>();
+    connection->negotiated = negotiated;
     connection->session = server().factory();
     if (!connection->session) throw MilterError("session factory returned no session");
     connection->tcp_socket = find_tcp_socket(raw);
@@ -294,7 +364,7 @@ sfsistat on_connect(SMFICTX* raw, char* hostname, _SOCK_ADDR* hostaddr) {
   });
   if (Connection* c = connection_of(raw)) c->connect_status = status;
   // Without a session (factory failed) every later step faults, so TEMPFAIL still follows.
-  return step_reply(raw, SMFIP_NR_CONN, status);
+  return step_reply(raw, negotiated, SMFIP_NR_CONN, status);
 }
 
 sfsistat on_helo(SMFICTX* raw, char* helo) {
@@ -309,7 +379,7 @@ sfsistat on_envfrom(SMFICTX* raw, char** argv) {
   std::string_view sender = argv ? text(argv[0]) : std::string_view();
   int status = detail::guarded_session_call(
       "mail", ctx, session_of(raw), [&](MilterSession& s) { return s.on_mail_from(ctx, sender); });
-  return step_reply(raw, SMFIP_NR_MAIL, status);
+  return step_reply(raw, negotiated_of(raw), SMFIP_NR_MAIL, status);
 }
 
 sfsistat on_envrcpt(SMFICTX* raw, char** argv) {
@@ -324,7 +394,7 @@ sfsistat on_header(SMFICTX* raw, char* name, char* value) {
   int status = detail::guarded_session_call("header", ctx, session_of(raw), [&](MilterSession& s) {
     return s.on_header(ctx, text(name), text(value));
   });
-  return step_reply(raw, SMFIP_NR_HDR, status);
+  return step_reply(raw, negotiated_of(raw), SMFIP_NR_HDR, status);
 }
 
 sfsistat on_eoh(SMFICTX* raw) {
@@ -337,14 +407,15 @@ sfsistat on_eoh(SMFICTX* raw) {
 sfsistat on_body(SMFICTX* raw, unsigned char* chunk, size_t size) {
   MilterContext ctx(raw);
   std::string_view bytes(reinterpret_cast<const char*>(chunk), chunk ? size : 0);
-  bool quiet = (server().steps & SMFIP_NR_BODY) != 0;
+  detail::Negotiated negotiated = negotiated_of(raw);
+  bool quiet = (negotiated.steps & SMFIP_NR_BODY) != 0;
   if (!quiet) {
     if (int pending = pending_status(raw); pending != SMFIS_CONTINUE) return pending;
   }
   int status = detail::guarded_session_call(
       "body", ctx, session_of(raw), [&](MilterSession& s) { return s.on_body(ctx, bytes); },
-      server().skip_ok && !quiet);
-  return step_reply(raw, SMFIP_NR_BODY, status);
+      negotiated.skip_ok && !quiet);
+  return step_reply(raw, negotiated, SMFIP_NR_BODY, status);
 }
 
 sfsistat on_eom(SMFICTX* raw) {

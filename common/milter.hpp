@@ -113,6 +113,8 @@ struct MilterServerConfig {
   /// _BODY), saving one round trip each time. A non-Continue status (or a fault) of such a step
   /// is then answered at the next step that replies (end of header, end of message); a connect
   /// step that did not continue gives its status to every message of the connection.
+  /// Asked for only when the MTA offers that step (Postfix: milter_protocol 6), decided per
+  /// MTA connection; otherwise the step replies as if true.
   bool connect_replies = true;
   bool mail_replies = true;
   bool header_replies = true;
@@ -132,8 +134,12 @@ using MilterSessionFactory = std::function<std::unique_ptr<MilterSession>()>;
 /// A TCP listening socket gets TCP_NODELAY so accepted connections inherit it (no Nagle stalls).
 /// A unix socket gets unix_socket_mode/unix_socket_owner before on_listening (the privilege
 /// drop); a stale socket file at the path is removed first (smfi_opensocket(true)).
-/// Negotiation asks for SMFIP_HDR_LEADSPC, SMFIP_SKIP, SMFIP_NOUNKNOWN, SMFIP_NODATA and, if
-/// !wants_body, SMFIP_NOBODY; never SMFIP_NR_* (any callback may answer). If the MTA does not
+/// Negotiation (per MTA connection) asks, of what the MTA offered, for SMFIP_HDR_LEADSPC,
+/// SMFIP_SKIP, SMFIP_NOUNKNOWN, SMFIP_NODATA, SMFIP_NOBODY/_NOHELO/_NORCPT when not wanted and
+/// SMFIP_NR_CONN/_MAIL/_HDR/_BODY for the *_replies that are false. libmilter shows the filter
+/// every SMFIP_NR_* step as offered (it would fake the reply as CONTINUE, losing a verdict), so
+/// the MTA's own offer is read from libmilter's context; when that cannot be checked, no
+/// SMFIP_NR_* step is asked for (log "milter-negotiate", once). If the MTA does not
 /// offer every action in `flags`, the filter declines that connection (log line
 /// "milter-negotiate"; Postfix applies milter_default_action).
 /// Returns the process exit status (0 after a clean stop). Throws MilterError when the socket

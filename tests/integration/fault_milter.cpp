@@ -10,6 +10,8 @@
 //   mail ... eom       the envelope sender contains "fault"; "header" throws at the Subject:
 //                      field, i.e. in the middle of the header, so with --step-replies no
 //                      (SMFIP_NR_HDR) the fault is answered at end of header.
+// Served by Daemon::serve_milter (common/daemon.hpp): SIGTERM stops it at once (a message in
+// progress gets one second to finish), exit status 0.
 // Logs to stderr. Exit status 2 on a usage error.
 #include <strings.h>
 
@@ -22,6 +24,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/daemon.hpp"
 #include "common/log.hpp"
 #include "common/milter.hpp"
 #include "common/process.hpp"
@@ -112,6 +115,11 @@ int usage(const char* why) {
 }  // namespace
 
 int main(int argc, char* argv[]) {
+  // First, before any thread: blocks the stop signals for serve_milter().
+  Daemon daemon({.daemon = "fault_milter",
+                 .program = "fault_milter",
+                 .default_socket = "inet:8891@127.0.0.1",
+                 .milter = true});
   Options options;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -142,7 +150,9 @@ int main(int argc, char* argv[]) {
     server.body_replies = options.step_replies;
     server.on_listening = [&options] { notify_ready(options.ready_fd); };
     Stage stage = options.stage;
-    return run_milter(server, [stage] { return std::make_unique<FaultSession>(stage); });
+    return daemon.serve_milter(
+        server, [stage] { return std::make_unique<FaultSession>(stage); },
+        /*grace_seconds=*/1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fault_milter: fatal: %s\n", e.what());
     return 1;

@@ -46,8 +46,8 @@ def message(subject, from_addr="alice@example.com"):
 
 
 class MilterFaultTests(harness.ClassEnv, unittest.TestCase):
-    """One Postfix for the class; fault_milter restarted per case (SIGKILL
-    stop, so a restart costs milliseconds)."""
+    """One Postfix for the class; fault_milter restarted per case (SIGTERM,
+    which its Daemon::serve_milter answers at once: a restart costs milliseconds)."""
 
     @classmethod
     def setUpClass(cls):

@@ -7,6 +7,7 @@
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -147,6 +148,78 @@ TEST(MilterNegotiate, Steps) {
                             SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY;
   EXPECT_EQ(got, want_lean) << "got " << std::hex << got << ", want " << want_lean;
   EXPECT_EQ(detail::negotiate_steps(0, lean), 0ul) << "must never request what is not offered";
+}
+
+// A libmilter context as st_optionneg leaves it for xxfi_negotiate: the MTA's own offer in
+// mta_pflags/mta_aflags, f1 = that offer plus every no-reply step libmilter can fake.
+struct NegotiatingContext {
+  detail::LibmilterContextHead head{};
+  int marker = 0;
+  unsigned long f0 = 0x1ff;
+  unsigned long f1 = 0;
+  NegotiatingContext(unsigned long mta_steps) {
+    head.privdata = &marker;
+    head.mta_prot_vers = 6;
+    head.mta_aflags = f0;
+    head.mta_pflags = mta_steps;
+    f1 = mta_steps | SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |
+         SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+  }
+  std::optional<unsigned long> offered() const {
+    return detail::mta_offered_steps(&head, &marker, f0, f1);
+  }
+};
+
+TEST(MilterNegotiate, NoReplyStepsOnlyWhenTheMtaOfferedThem) {
+  MilterServerConfig lean;
+  lean.connect_replies = false;
+  lean.mail_replies = false;
+  lean.header_replies = false;
+  lean.body_replies = false;
+
+  NegotiatingContext leadspc_only(SMFIP_HDR_LEADSPC);
+  ASSERT_TRUE(leadspc_only.offered());
+  EXPECT_EQ(*leadspc_only.offered(), static_cast<unsigned long>(SMFIP_HDR_LEADSPC));
+  unsigned long got = detail::negotiate_steps(*leadspc_only.offered(), lean);
+  EXPECT_EQ(got, static_cast<unsigned long>(SMFIP_HDR_LEADSPC)) << "got " << std::hex << got;
+  // What the adapter used to do: take the steps from f1, where libmilter added them.
+  EXPECT_NE(detail::negotiate_steps(leadspc_only.f1, lean) & SMFIP_NR_CONN, 0ul);
+
+  NegotiatingContext postfix(0x1fffff);
+  ASSERT_TRUE(postfix.offered());
+  got = detail::negotiate_steps(*postfix.offered(), lean);
+  unsigned long want_nr = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY;
+  EXPECT_EQ(got & detail::kLibmilterNoReplySteps, want_nr) << "got " << std::hex << got;
+
+  NegotiatingContext header_only(SMFIP_HDR_LEADSPC | SMFIP_NR_HDR);
+  ASSERT_TRUE(header_only.offered());
+  got = detail::negotiate_steps(*header_only.offered(), lean);
+  EXPECT_EQ(got & detail::kLibmilterNoReplySteps, static_cast<unsigned long>(SMFIP_NR_HDR));
+}
+
+TEST(MilterNegotiate, ContextLayoutMustProveItself) {
+  NegotiatingContext good(SMFIP_HDR_LEADSPC | SMFIP_SKIP);
+  EXPECT_TRUE(good.offered());
+
+  NegotiatingContext other_privdata = good;
+  int elsewhere = 0;
+  other_privdata.head.privdata = &elsewhere;
+  EXPECT_FALSE(other_privdata.offered()) << "privdata not where the layout puts it";
+
+  NegotiatingContext other_actions = good;
+  other_actions.head.mta_aflags = 0x3f;
+  EXPECT_FALSE(other_actions.offered()) << "MTA actions differ from f0";
+
+  NegotiatingContext other_steps = good;
+  other_steps.head.mta_pflags = SMFIP_HDR_LEADSPC;  // f1 also has SMFIP_SKIP
+  EXPECT_FALSE(other_steps.offered()) << "MTA steps do not explain f1";
+
+  NegotiatingContext old_version = good;
+  old_version.head.mta_prot_vers = 1;
+  EXPECT_FALSE(old_version.offered()) << "protocol version below 2";
+
+  EXPECT_FALSE(detail::mta_offered_steps(nullptr, &good.marker, good.f0, good.f1));
+  EXPECT_FALSE(detail::mta_offered_steps(&good.head, nullptr, good.f0, good.f1));
 }
 
 TEST(MilterHeaderValue, Spacing) {
