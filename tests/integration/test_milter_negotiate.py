@@ -22,24 +22,14 @@ decide per connection whether a step's verdict can be sent:
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import tempfile
 import unittest
 
 import harness
+from milter_wire import (NO_REPLY_STEPS, SMFIP_HDR_LEADSPC, SMFIP_NR_BODY, SMFIP_NR_CONN,
+                         SMFIP_NR_HDR, SMFIP_NR_MAIL, SMFIP_SKIP, MilterWire, connect_data)
 
-SMFIP_NR_HDR = 0x80
-SMFIP_NOUNKNOWN = 0x100
-SMFIP_NODATA = 0x200
-SMFIP_SKIP = 0x400
-SMFIP_NR_CONN = 0x1000
-SMFIP_NR_MAIL = 0x4000
-SMFIP_NR_BODY = 0x80000
-SMFIP_HDR_LEADSPC = 0x100000
-NO_REPLY_STEPS = 0x000FF080  # every SMFIP_NR_* bit (NR_HDR, NR_CONN .. NR_BODY)
-ALL_ACTIONS = 0x1FF
 # What Postfix 3.7 offers with milter_protocol = 6 (the steps it can skip or not wait for).
 POSTFIX_V6_STEPS = 0x1FFFFF
 
@@ -47,40 +37,11 @@ FAULT_CLIENT = "203.0.113.66"
 CLEAN_CLIENT = "203.0.113.67"
 
 
-class MtaSide:
-    """The MTA side of one milter connection."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def send(self, cmd, data=b""):
-        self.sock.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
-
-    def recv(self):
-        """One reply packet: (command byte, data)."""
-        while (len(self.buf) < 4
-               or len(self.buf) < 4 + struct.unpack("!I", self.buf[:4])[0]):
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("milter closed the connection")
-            self.buf += chunk
-        n = struct.unpack("!I", self.buf[:4])[0]
-        packet, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-        return packet[:1], packet[1:]
-
-    def negotiate(self, steps, actions=ALL_ACTIONS):
-        """Offers version 6, `actions` and protocol `steps`; the steps the filter asked for."""
-        self.send(b"O", struct.pack("!III", 6, actions, steps))
-        cmd, data = self.recv()
-        if cmd != b"O":
-            raise AssertionError("negotiation reply %r %r" % (cmd, data))
-        _version, _actions, asked = struct.unpack("!III", data[:12])
-        return asked
+class MtaSide(MilterWire):
+    """The MTA side of one milter connection, with the commands these tests send."""
 
     def connect(self, address):
-        self.send(b"C", b"client.example\0" + b"4" + struct.pack("!H", 40000)
-                  + address.encode() + b"\0")
+        self.send(b"C", connect_data("client.example", 40000, address))
 
     def mail(self):
         self.send(b"M", b"<alice@example.org>\0")
@@ -93,13 +54,6 @@ class MtaSide:
 
     def end_of_header(self):
         self.send(b"N")
-
-    def close(self):
-        try:
-            self.send(b"Q")
-        except OSError:
-            pass
-        self.sock.close()
 
 
 class MilterNegotiationTests(unittest.TestCase):

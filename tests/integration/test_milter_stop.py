@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import time
@@ -25,45 +24,21 @@ import unittest
 
 import harness
 
-SMFIP_HDR_LEADSPC = 0x100000
-ALL_ACTIONS = 0x1FF
+from milter_wire import MilterWire, connect_data
 
 
-class MilterClient:
+class MilterClient(MilterWire):
     """The MTA side of one milter connection; every step waits for its reply (no SMFIP_NR_*
     offered)."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def send(self, cmd, data=b""):
-        self.sock.sendall(struct.pack("!I", len(data) + 1) + cmd + data)
-
-    def recv(self):
-        while len(self.buf) < 4 or len(self.buf) < 4 + struct.unpack("!I", self.buf[:4])[0]:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("milter closed the connection")
-            self.buf += chunk
-        n = struct.unpack("!I", self.buf[:4])[0]
-        packet, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-        return packet[:1], packet[1:]
 
     def step(self, cmd, data=b""):
         self.send(cmd, data)
         return self.recv()[0]
 
-    def negotiate(self):
-        self.send(b"O", struct.pack("!III", 6, ALL_ACTIONS, SMFIP_HDR_LEADSPC))
-        cmd, _ = self.recv()
-        assert cmd == b"O", cmd
-
     def message_until_body(self):
         """Connect, MAIL, RCPT, one header, end of header and one body chunk; their replies."""
         return [
-            self.step(b"C", b"client.example\0" + b"4" + struct.pack("!H", 40000) +
-                      b"127.0.0.1\0"),
+            self.step(b"C", connect_data("client.example", 40000, "127.0.0.1")),
             self.step(b"M", b"<alice@example.org>\0"),
             self.step(b"R", b"<bob@example.net>\0"),
             self.step(b"L", b"Subject\0 stop test\0"),
@@ -74,8 +49,7 @@ class MilterClient:
     def until_not_continue(self):
         """Connect, MAIL, RCPT, one header, end of header until a reply other than continue;
         that reply (b"c" if all continue)."""
-        for cmd, data in ((b"C", b"late.example\0" + b"4" + struct.pack("!H", 40001) +
-                           b"127.0.0.1\0"),
+        for cmd, data in ((b"C", connect_data("late.example", 40001, "127.0.0.1")),
                           (b"M", b"<carol@example.org>\0"), (b"R", b"<dave@example.net>\0"),
                           (b"L", b"Subject\0 late\0"), (b"N", b"")):
             reply = self.step(cmd, data)
@@ -92,13 +66,6 @@ class MilterClient:
             replies.append(cmd)
             if cmd in (b"c", b"a", b"r", b"t", b"d", b"y"):
                 return replies
-
-    def close(self):
-        try:
-            self.send(b"Q")
-        except OSError:
-            pass
-        self.sock.close()
 
 
 def binary(variable):
